@@ -1,0 +1,1 @@
+"""The engine: loop, hub, waiting. Private; its internals may change."""

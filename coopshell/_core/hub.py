@@ -1,0 +1,336 @@
+"""The hub: one greenlet per thread that runs the loop.
+
+A greenlet that must wait registers a wakeup (usually its own ``switch``) with
+whatever it waits for, switches to the hub, and removes the wakeup in a
+``finally`` when it resumes, however it resumes. Following that one rule
+everywhere is what makes spurious wakeups impossible without allocating a
+waiter object per wait.
+
+The hub's parent is its thread's main greenlet. Errors that must reach the
+user (``KeyboardInterrupt``, ``SystemExit``) are thrown into the parent; the
+hub itself keeps running. When the parent waits and the loop has nothing
+left that could wake it, the parent gets ``LoopExit`` naming what it waited on.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+
+from greenlet import GreenletExit, getcurrent as _getcurrent, greenlet
+
+from .exceptions import BlockingSwitchOutError, HubDestroyed, InvalidSwitchError, LoopExit
+from .loop import Loop
+
+__all__ = ["Hub", "get_hub", "get_hub_if_exists", "set_hub", "sleep", "idle", "reinit",
+           "wait_on_watcher", "TIMED_OUT", "BLOCKING_MESSAGE", "check_can_block"]
+
+BLOCKING_MESSAGE = "Impossible to call blocking function in the event loop callback"
+
+# Passed to a waiting greenlet's switch by the timer that ends its wait.
+TIMED_OUT = type("TimedOut", (), {"__repr__": lambda self: "TIMED_OUT", "__slots__": ()})()
+
+_ThreadLocal = threading.local   # the original, even if threading is patched later
+_tls = _ThreadLocal()
+
+
+def _root_greenlet():
+    g = _getcurrent()
+    while g.parent is not None:
+        g = g.parent
+    return g
+
+
+class Hub(greenlet):
+    """Runs the loop; every blocking call switches here."""
+
+    #: Exceptions forwarded to the parent (main) greenlet instead of printed.
+    SYSTEM_ERROR = (KeyboardInterrupt, SystemExit, SystemError)
+    #: Exceptions that end a greenlet without being an error.
+    NOT_ERROR = (GreenletExit, SystemExit)
+
+    loop_class = Loop
+
+    def __init__(self, loop=None):
+        greenlet.__init__(self, parent=_root_greenlet())
+        self.loop = loop if loop is not None else self.loop_class()
+        self.loop.handle_error = self.handle_error
+        self.thread_ident = threading.get_ident()
+        self._exception_stream = None
+        self._destroyed = False
+        self.workers = []   # idle worker greenlets, reused by coopshell.greenlet
+
+    # -- error handling --------------------------------------------------------
+
+    @property
+    def exception_stream(self):
+        """Where tracebacks of failed greenlets go (default: the current sys.stderr)."""
+        s = self._exception_stream
+        return s if s is not None else sys.stderr
+
+    @exception_stream.setter
+    def exception_stream(self, stream):
+        self._exception_stream = stream
+
+    def handle_error(self, context, type, value, tb):
+        """Called for every exception that ends a greenlet or escapes a
+        callback. Prints it; forwards ``SYSTEM_ERROR`` to the main greenlet."""
+        if type is None or value is None:
+            return
+        if isinstance(value, self.SYSTEM_ERROR):
+            self.handle_system_error(type, value, tb)
+            return
+        if isinstance(value, GreenletExit):
+            return
+        self.print_exception(context, type, value, tb)
+
+    def handle_system_error(self, type, value, tb=None):
+        cur = _getcurrent()
+        if cur is self:
+            # Raised in a callback while the hub runs: the parent is parked
+            # in a wait (or in a bridge pass); deliver there now.
+            self.parent.throw(value)
+        elif cur is self.parent:
+            raise value
+        else:
+            self.loop.run_callback(self._throw_to_parent, value)
+
+    def _throw_to_parent(self, value):
+        self.parent.throw(value)
+
+    def print_exception(self, context, type, value, tb):
+        stream = self.exception_stream
+        try:
+            text = "".join(traceback.format_exception(type, value, tb))
+            try:
+                ctx = repr(context)
+            except Exception as exc:  # a broken __repr__ must not hide the error
+                ctx = f"<{type_name(context)} (repr failed: {exc!r})>"
+            stream.write(f"{text}{ctx} failed with {type.__name__}\n\n")
+            flush = getattr(stream, "flush", None)
+            if flush is not None:
+                flush()
+        except Exception:  # the stream itself is broken: last resort
+            traceback.print_exception(type, value, tb, file=sys.__stderr__)
+
+    # -- the loop ----------------------------------------------------------------
+
+    def run(self):
+        loop = self.loop
+        while not self._destroyed:
+            forward = None
+            try:
+                loop.run()
+            except HubDestroyed:
+                break
+            except self.SYSTEM_ERROR as exc:
+                forward = exc
+            except BaseException:
+                self.print_exception(self, *sys.exc_info())
+                continue
+            if forward is not None:
+                self.parent.throw(forward)
+                continue
+            if self._destroyed:
+                break
+            if loop.nowait:
+                self.parent.switch()
+                continue
+            self.parent.throw(LoopExit(self._describe_stuck_wait()))
+
+    def run_nowait(self) -> None:
+        """From the parent greenlet: one non-blocking pass of the loop (ready
+        callbacks, due timers, ready I/O), then return. Used by front ends
+        whose own event loop does the blocking."""
+        if _getcurrent() is not self.parent:
+            raise BlockingSwitchOutError("run_nowait() must be called from the hub's parent greenlet")
+        loop = self.loop
+        loop.nowait = True
+        try:
+            self.switch()
+        finally:
+            loop.nowait = False
+
+    def _describe_stuck_wait(self):
+        frame = self.parent.gr_frame
+        api = None
+        user = None
+        f = frame
+        while f is not None:
+            if f.f_globals.get("__name__", "").partition(".")[0] == "coopshell":
+                api = f
+            elif api is not None:
+                user = f
+                break
+            f = f.f_back
+        what = "a wait"
+        if api is not None:
+            code = api.f_code
+            name = getattr(code, "co_qualname", code.co_name)
+            what = f"{name}()"
+            obj = api.f_locals.get("self")
+            if obj is not None and obj is not self:
+                try:
+                    what += f" on {obj!r}"
+                except Exception:
+                    what += f" on a {type(obj).__name__}"
+        where = f" at {user.f_code.co_filename}:{user.f_lineno}" if user is not None else ""
+        who = "the main greenlet" if self.parent.parent is None else repr(self.parent)
+        return (f"This operation would block forever: {who} waits in {what}{where}, "
+                f"and nothing left in the loop (callbacks, timers, I/O watchers) can wake it.")
+
+    # -- waiting -------------------------------------------------------------------
+
+    def wait(self, watcher):
+        """Start ``watcher`` and wait until it fires."""
+        return wait_on_watcher(self, watcher)
+
+    def cancel_wait(self, watcher, error, close_watcher=False) -> None:
+        """Wake the greenlet waiting on ``watcher`` with ``error`` raised."""
+        cb = watcher.callback
+        if cb is not None:
+            glet = getattr(cb, "__self__", None)
+            watcher.stop()
+            if isinstance(glet, greenlet) and not glet.dead:
+                self.loop.run_callback(_throw_if_waiting, glet, error)
+        if close_watcher:
+            watcher.close()
+
+    def join(self, timeout=None) -> bool:
+        """Wait (from the main greenlet) until the loop has nothing left to do.
+        Returns True if it ran out of work, False on timeout."""
+        cur = _getcurrent()
+        if cur is self:
+            raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+        if self.dead or self._destroyed:
+            return True
+        loop = self.loop
+        entry = loop._add_timer(timeout, cur.switch, (TIMED_OUT,), False) if timeout is not None else None
+        try:
+            result = self.switch()
+        except LoopExit:
+            return True
+        finally:
+            if entry is not None:
+                loop._cancel_timer(entry)
+        return result is not TIMED_OUT
+
+    def destroy(self, destroy_loop=None) -> None:
+        """Stop the hub; with ``destroy_loop`` (default: not the main thread's
+        default loop) close the loop too."""
+        self._destroyed = True
+        if _getcurrent() is not self and not self.dead and self:
+            try:
+                self.throw(HubDestroyed)
+            except HubDestroyed:
+                pass
+        if destroy_loop is None:
+            destroy_loop = True
+        if destroy_loop:
+            self.loop.destroy()
+        if getattr(_tls, "hub", None) is self:
+            del _tls.hub
+
+    def __repr__(self):
+        state = "dead" if self.dead else ("running" if _getcurrent() is self else "started" if self else "new")
+        return f"<Hub at {id(self):#x} {state} thread={self.thread_ident} {self.loop!r}>"
+
+
+def type_name(obj):
+    return type(obj).__name__
+
+
+def _throw_if_waiting(glet, error):
+    if not glet.dead:
+        glet.throw(error)
+
+
+def get_hub() -> Hub:
+    """The calling thread's hub, created on first use."""
+    try:
+        return _tls.hub
+    except AttributeError:
+        hub = _tls.hub = Hub()
+        return hub
+
+
+def get_hub_if_exists():
+    return getattr(_tls, "hub", None)
+
+
+def set_hub(hub) -> None:
+    _tls.hub = hub
+
+
+def check_can_block(hub, cur):
+    if cur is hub:
+        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+
+
+def wait_on_watcher(hub, watcher):
+    cur = _getcurrent()
+    if cur is hub:
+        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+    watcher.start(cur.switch, watcher)
+    try:
+        result = hub.switch()
+        if result is not watcher:
+            raise InvalidSwitchError(
+                f"Invalid switch into {cur!r} while it waited on {watcher!r}: got {result!r}")
+        return result
+    finally:
+        watcher.stop()
+
+
+def sleep(seconds: float = 0, ref: bool = True) -> None:
+    """Suspend the current greenlet for ``seconds``; ``sleep(0)`` lets every
+    other ready greenlet run once. With ``ref=False`` the sleep alone does not
+    keep the loop alive."""
+    hub = get_hub()
+    cur = _getcurrent()
+    if cur is hub:
+        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+    loop = hub.loop
+    try:
+        positive = seconds > 0
+    except TypeError:
+        raise TypeError(f"seconds must be a number, got {seconds!r}") from None
+    if positive:
+        entry = loop._add_timer(seconds, cur.switch, (), ref)
+        try:
+            hub.switch()
+        finally:
+            if entry[2] is not None:
+                loop._cancel_timer(entry)
+    elif seconds <= 0:  # negative sleeps yield, as in gevent
+        item = (cur.switch, ())
+        loop._ready.append(item)
+        try:
+            hub.switch()
+        except BaseException:
+            try:
+                loop._ready.remove(item)
+            except ValueError:
+                pass
+            raise
+    else:
+        raise ValueError(f"seconds must be a number, got {seconds!r}")
+
+
+def idle(priority=0) -> None:
+    """Wait until the loop has nothing else ready to run."""
+    hub = get_hub()
+    cur = _getcurrent()
+    if cur is hub:
+        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+    watcher = hub.loop.idle()
+    wait_on_watcher(hub, watcher)
+
+
+def reinit(hub=None) -> None:
+    """Prepare the hub for use in a child process after ``fork()``."""
+    if hub is None:
+        hub = get_hub_if_exists()
+    if hub is not None:
+        hub.loop.reinit()

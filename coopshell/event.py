@@ -1,0 +1,164 @@
+"""Event and AsyncResult: wait for something to happen, from many greenlets.
+
+``Event`` is ``threading.Event`` for greenlets. ``AsyncResult`` carries a
+value or an exception to everyone waiting for it, like a one-shot future.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._core.waiter import Linkable, check_timeout
+from .timeout import Timeout
+
+__all__ = ["Event", "AsyncResult"]
+
+_NONE: Any = object()
+
+
+class Event(Linkable):
+    """A flag greenlets can wait on. ``set()`` wakes every waiter; waiters
+    that arrive while it is set return at once, until ``clear()``."""
+
+    __slots__ = ("_flag",)
+
+    # Waiters woken by set() return True even if clear() came in between,
+    # as with threading.Event.
+    _notify_while_ready = False
+
+    def __init__(self):
+        Linkable.__init__(self)
+        self._flag = False
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    isSet = is_set
+
+    def ready(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        """Set the flag and wake all waiters (in the next loop iteration)."""
+        self._flag = True
+        if self._links:
+            self._schedule_notify()
+
+    def clear(self) -> None:
+        self._flag = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the flag is set; return it (False if ``timeout`` passed)."""
+        if self._flag:
+            return True
+        if timeout is not None:
+            check_timeout(timeout)
+        return self._wait(timeout) or self._flag
+
+    def __repr__(self):
+        return f"<Event at {id(self):#x} {'set' if self._flag else 'unset'} _links[{len(self._links)}]>"
+
+
+class AsyncResult(Linkable):
+    """A value or an exception that is delivered once to any number of
+    waiters. ``set()``/``set_exception()`` fill it; ``get()`` waits for it."""
+
+    __slots__ = ("_value", "_exc_info")
+
+    def __init__(self):
+        Linkable.__init__(self)
+        self._value = _NONE
+        self._exc_info = None
+
+    def ready(self) -> bool:
+        return self._value is not _NONE or self._exc_info is not None
+
+    def successful(self) -> bool:
+        return self._value is not _NONE and self._exc_info is None
+
+    @property
+    def value(self) -> Any:
+        v = self._value
+        return None if v is _NONE else v
+
+    @property
+    def exception(self) -> BaseException | None:
+        e = self._exc_info
+        return None if e is None else e[1]
+
+    @property
+    def exc_info(self):
+        return self._exc_info
+
+    def set(self, value: Any = None) -> None:
+        """Store ``value`` and wake all waiters."""
+        self._value = value
+        self._exc_info = None
+        if self._links:
+            self._schedule_notify()
+
+    def set_exception(self, exception: BaseException, exc_info=None) -> None:
+        """Store ``exception``; waiters' ``get()`` raises it."""
+        if isinstance(exception, type):
+            exception = exception()
+        if not isinstance(exception, BaseException):
+            raise TypeError(f"set_exception() needs an exception, got {exception!r}")
+        tb = exc_info[2] if exc_info else exception.__traceback__
+        self._exc_info = (type(exception), exception, tb)
+        self._value = _NONE
+        if self._links:
+            self._schedule_notify()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Return the value or raise the exception; wait for it if needed.
+        Raises ``Timeout`` if nothing arrives within ``timeout``."""
+        if not self.ready():
+            if not block:
+                raise Timeout()
+            timeout = check_timeout(timeout)
+            if not self._wait(timeout) and not self.ready():
+                raise Timeout(timeout)
+        e = self._exc_info
+        if e is not None:
+            raise e[1].with_traceback(e[2])
+        return self._value
+
+    def get_nowait(self) -> Any:
+        return self.get(block=False)
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until ready or ``timeout``; return the value (None if not
+        ready or failed). Never raises the stored exception."""
+        if not self.ready():
+            check_timeout(timeout)
+            self._wait(timeout)
+        return self.value
+
+    def __call__(self, source: Any) -> None:
+        """Use as a link: copy a finished Greenlet's outcome."""
+        if source.successful():
+            self.set(source.value)
+        else:
+            self.set_exception(source.exception, getattr(source, "exc_info", None))
+
+    # concurrent.futures-style names
+    def result(self, timeout: float | None = None) -> Any:
+        return self.get(timeout=timeout)
+
+    def done(self) -> bool:
+        return self.ready()
+
+    def cancel(self) -> bool:
+        return False
+
+    def cancelled(self) -> bool:
+        return False
+
+    def __repr__(self):
+        if self._exc_info is not None:
+            state = f"exception={self._exc_info[1]!r}"
+        elif self._value is not _NONE:
+            state = f"value={self._value!r}"
+        else:
+            state = "unset"
+        return f"<AsyncResult at {id(self):#x} {state} _links[{len(self._links)}]>"

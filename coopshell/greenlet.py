@@ -1,0 +1,620 @@
+"""Greenlet: a function running cooperatively, with a result you can wait for.
+
+``Greenlet`` follows gevent's API, but a Greenlet is a handle, not a
+``greenlet.greenlet`` subclass: it runs on a pooled worker greenlet. A new
+raw greenlet costs an mmap/munmap of a CPython frame-stack chunk, so workers
+that finish a task park themselves and take the next one instead of dying.
+``coopshell.getcurrent()`` maps a worker back to the Greenlet it runs, so
+code that asks "who am I" sees the Greenlet, as with gevent.
+
+Each Greenlet runs in a copy of the ``contextvars`` context of the code that
+created it; that is what lets Jupyter route a greenlet's output to the cell
+that spawned it.
+"""
+
+from __future__ import annotations
+
+import reprlib
+import sys
+from collections import deque
+from contextvars import copy_context
+from itertools import count
+from time import monotonic
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from greenlet import GreenletExit, getcurrent as _getcurrent, greenlet as _RawGreenlet
+
+from ._core.exceptions import BlockingSwitchOutError, InvalidSwitchError
+from ._core.hub import BLOCKING_MESSAGE, TIMED_OUT, get_hub
+from ._core.waiter import check_timeout
+from .timeout import Timeout
+
+__all__ = ["Greenlet", "GreenletExit", "spawn", "spawn_later", "spawn_raw", "joinall",
+           "killall", "kill", "wait", "iwait", "getcurrent"]
+
+T = TypeVar("T")
+
+#: Idle worker greenlets kept per hub for reuse; extra ones exit.
+MAX_IDLE_WORKERS = 1024
+
+_NEW, _SCHEDULED, _RUNNING, _DONE = 0, 1, 2, 3
+_STATE_NAMES = {_NEW: "new", _SCHEDULED: "scheduled", _RUNNING: "running", _DONE: "dead"}
+_idents = count(1)
+_short = reprlib.Repr()
+_short.maxstring = 40
+_short.maxother = 40
+_short.maxlist = _short.maxtuple = _short.maxdict = 4
+
+
+class _Worker(_RawGreenlet):
+    """A raw greenlet that runs Greenlet after Greenlet."""
+
+    __slots__ = ("task",)
+
+
+def _worker_main(task):
+    me = _getcurrent()
+    hub = me.parent
+    idle = hub.workers
+    hub_switch = hub.switch
+    while True:
+        me.task = task
+        task._worker = me
+        try:
+            result = task._context.run(task._run, *task.args, **task.kwargs)
+        except BaseException as exc:
+            me.task = None
+            task._finish_error(exc)
+        else:
+            me.task = None
+            task._finish(result)
+        if len(idle) >= MAX_IDLE_WORKERS:
+            return
+        idle.append(me)
+        while True:
+            try:
+                task = hub_switch()
+            except GreenletExit:
+                return  # the hub is going away, or this worker is collected
+            except BaseException:
+                continue  # a stray throw (a leaked Timeout): stay parked
+            if isinstance(task, Greenlet):
+                break
+
+
+_WORKER_CODE = _worker_main.__code__
+
+
+def getcurrent():
+    """The running Greenlet, or the raw greenlet (main, hub) if none."""
+    g = _getcurrent()
+    task = getattr(g, "task", None)
+    return g if task is None else task
+
+
+class Greenlet:
+    """A function scheduled to run in its own greenlet.
+
+    ``Greenlet(func, *args, **kwargs)`` creates it; ``start()`` schedules it.
+    Subclasses may override ``_run`` instead of passing ``func``.
+    """
+
+    __slots__ = ("_run", "args", "kwargs", "_context", "_state", "_worker", "_value",
+                 "_exc_info", "_links", "_notify_pending", "_hub", "_timer", "_name",
+                 "_ident", "spawn_time", "__dict__", "__weakref__")
+
+    def __init__(self, run: Callable[..., Any] | None = None, *args: Any, **kwargs: Any):
+        if run is not None:
+            if not callable(run):
+                raise TypeError(f"The run argument or self._run must be callable, got {run!r}")
+            self._run = run
+        elif not callable(getattr(self, "_run", None)):
+            raise TypeError("Greenlet needs a callable: pass one, or define _run in a subclass")
+        self.args = args
+        self.kwargs = kwargs
+        self._context = copy_context()
+        self._state = _NEW
+        self._worker = None
+        self._value = None
+        self._exc_info = None
+        self._links = deque()
+        self._notify_pending = False
+        self._hub = get_hub()
+        self._timer = None
+        self._name = None
+        self._ident = None
+        self.spawn_time = monotonic()
+
+    # -- starting ------------------------------------------------------------------
+
+    @classmethod
+    def spawn(cls, *args: Any, **kwargs: Any) -> Greenlet:
+        g = cls(*args, **kwargs)
+        g.start()
+        return g
+
+    @classmethod
+    def spawn_later(cls, seconds: float, *args: Any, **kwargs: Any) -> Greenlet:
+        g = cls(*args, **kwargs)
+        g.start_later(seconds)
+        return g
+
+    def start(self) -> None:
+        """Schedule the greenlet to run in the next loop iteration."""
+        if self._state == _NEW:
+            self._state = _SCHEDULED
+            self._hub.loop._ready.append((self._launch, ()))
+
+    def start_later(self, seconds: float) -> None:
+        """Schedule the greenlet to run ``seconds`` from now."""
+        seconds = check_timeout(seconds)
+        if seconds is None:
+            raise TypeError("start_later() needs a number of seconds, got None")
+        if self._state == _NEW:
+            self._state = _SCHEDULED
+            self._timer = self._hub.loop._add_timer(seconds, self._launch)
+
+    def _launch(self):
+        if self._state != _SCHEDULED:
+            return
+        self._timer = None
+        self._state = _RUNNING
+        hub = self._hub
+        idle = hub.workers
+        if idle:
+            idle.pop().switch(self)
+        else:
+            _Worker(_worker_main, hub).switch(self)
+
+    # -- finishing ---------------------------------------------------------------------
+
+    def _finish(self, result):
+        self._state = _DONE
+        self._worker = None
+        self._value = result
+        if self._links:
+            self._schedule_notify()
+
+    def _finish_error(self, exc):
+        tb = exc.__traceback__
+        if tb is not None and tb.tb_frame.f_code is _WORKER_CODE:
+            exc.__traceback__ = tb = tb.tb_next  # the user's frames only
+        self._state = _DONE
+        self._worker = None
+        if isinstance(exc, GreenletExit):
+            self._value = exc
+        else:
+            self._exc_info = (type(exc), exc, exc.__traceback__)
+        if self._links:
+            self._schedule_notify()
+        if not isinstance(exc, GreenletExit):
+            self._hub.handle_error(self, type(exc), exc, exc.__traceback__)
+
+    def _schedule_notify(self):
+        if not self._notify_pending:
+            self._notify_pending = True
+            self._hub.loop._ready.append((self._notify_links, ()))
+
+    def _notify_links(self):
+        self._notify_pending = False
+        links = self._links
+        while links:
+            link = links.popleft()
+            try:
+                link(self)
+            except BaseException:
+                self._hub.handle_error((link, self), *sys.exc_info())
+
+    # -- state ------------------------------------------------------------------------
+
+    @property
+    def dead(self) -> bool:
+        """True once the greenlet finished, or was killed before it started."""
+        return self._state == _DONE
+
+    @property
+    def started(self) -> bool:
+        return self._state != _NEW
+
+    def __bool__(self) -> bool:
+        """True while scheduled or running; false when new or dead."""
+        return self._state == _SCHEDULED or self._state == _RUNNING
+
+    def ready(self) -> bool:
+        """True once the greenlet has finished (successfully or not)."""
+        return self._state == _DONE
+
+    def successful(self) -> bool:
+        return self._state == _DONE and self._exc_info is None
+
+    @property
+    def value(self) -> Any:
+        """The return value, once finished successfully; else None."""
+        return self._value
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The exception that ended the greenlet, or None."""
+        e = self._exc_info
+        return e[1] if e is not None else None
+
+    @property
+    def exc_info(self):
+        """``(type, value, traceback)`` of the failure, or None."""
+        return self._exc_info
+
+    @property
+    def name(self) -> str:
+        n = self._name
+        return n if n is not None else f"Greenlet-{self.minimal_ident}"
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
+
+    @property
+    def minimal_ident(self) -> int:
+        """A small number unique among this process's greenlets."""
+        i = self._ident
+        if i is None:
+            i = self._ident = next(_idents)
+        return i
+
+    @property
+    def state(self) -> str:
+        """'new', 'scheduled', 'running', 'dead' — 'failed' if dead by an error."""
+        if self._state == _DONE and self._exc_info is not None:
+            return "failed"
+        return _STATE_NAMES[self._state]
+
+    @property
+    def gr_frame(self):
+        w = self._worker
+        return w.gr_frame if w is not None else None
+
+    @property
+    def loop(self):
+        return self._hub.loop
+
+    @property
+    def parent(self):
+        return self._hub
+
+    @property
+    def function(self):
+        return self._run
+
+    # -- waiting for it --------------------------------------------------------------
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait until the greenlet finishes or ``timeout`` passes; never raises
+        the greenlet's own exception."""
+        if self._state == _DONE:
+            return
+        timeout = check_timeout(timeout)
+        _wait_link(self, timeout)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Return the result, or raise the exception, once finished. Raises
+        ``Timeout`` if it is not finished within ``timeout`` (or at once with
+        ``block=False``)."""
+        if self._state != _DONE:
+            if not block:
+                raise Timeout()
+            timeout = check_timeout(timeout)
+            if not _wait_link(self, timeout):
+                raise Timeout(timeout)
+        e = self._exc_info
+        if e is not None:
+            raise e[1].with_traceback(e[2])
+        return self._value
+
+    def rawlink(self, callback: Callable[[Greenlet], Any]) -> None:
+        """Call ``callback(self)`` in the hub when the greenlet finishes."""
+        if not callable(callback):
+            raise TypeError(f"Expected callable: {callback!r}")
+        self._links.append(callback)
+        if self._state == _DONE:
+            self._schedule_notify()
+
+    def link(self, callback: Callable[[Greenlet], Any], SpawnedLink: Any = None) -> None:
+        """Run ``callback(self)`` in a new greenlet when this one finishes."""
+        if not callable(callback):
+            raise TypeError(f"Expected callable: {callback!r}")
+        self.rawlink(_SpawnedLink(callback))
+
+    def link_value(self, callback: Callable[[Greenlet], Any], SpawnedLink: Any = None) -> None:
+        """Like ``link``, only if the greenlet finished successfully."""
+        if not callable(callback):
+            raise TypeError(f"Expected callable: {callback!r}")
+        self.rawlink(_SpawnedLink(callback, successful=True))
+
+    def link_exception(self, callback: Callable[[Greenlet], Any], SpawnedLink: Any = None) -> None:
+        """Like ``link``, only if the greenlet failed."""
+        if not callable(callback):
+            raise TypeError(f"Expected callable: {callback!r}")
+        self.rawlink(_SpawnedLink(callback, successful=False))
+
+    def unlink(self, callback: Callable[[Greenlet], Any]) -> None:
+        links = self._links
+        for i, link in enumerate(links):
+            if link == callback or getattr(link, "callback", None) == callback:
+                del links[i]
+                return
+
+    def unlink_all(self) -> None:
+        self._links.clear()
+
+    # -- killing ----------------------------------------------------------------------
+
+    def kill(self, exception: Any = GreenletExit, block: bool = True,
+             timeout: float | None = None) -> None:
+        """Raise ``exception`` in the greenlet. A greenlet that has not started
+        never runs. With ``block``, wait up to ``timeout`` for it to die."""
+        timeout = check_timeout(timeout)
+        state = self._state
+        if state == _DONE:
+            return
+        if state != _RUNNING:
+            if self._timer is not None:
+                self._hub.loop._cancel_timer(self._timer)
+                self._timer = None
+            exc = exception() if isinstance(exception, type) else exception
+            self._finish_error(exc)
+            return
+        self._hub.loop._ready.append((self._throw, (exception,)))
+        if block:
+            _wait_link(self, timeout)
+
+    def _throw(self, exception):
+        w = self._worker
+        if w is not None and w.task is self and not w.dead:
+            w.throw(exception)
+
+    def throw(self, *args) -> None:
+        """Raise an exception in the greenlet now (from another greenlet)."""
+        w = self._worker
+        if w is None:
+            self.kill(args[0] if args else GreenletExit, block=False)
+        else:
+            w.throw(*args)
+
+    # -- the rest -------------------------------------------------------------------
+
+    def __enter__(self) -> Greenlet:
+        return self
+
+    def __exit__(self, typ, value, tb) -> None:
+        self.kill(block=True)
+
+    def _formatinfo(self) -> str:
+        func = self._run
+        name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or _short.repr(func)
+        if getattr(func, "__self__", None) is self:
+            name = f"{type(self).__name__}._run"
+        parts = [_short.repr(a) for a in self.args]
+        parts += [f"{k}={_short.repr(v)}" for k, v in self.kwargs.items()]
+        return f"{name}({', '.join(parts)})"
+
+    def __repr__(self):
+        named = f' "{self._name}"' if self._name is not None else ""
+        return f"<{type(self).__name__}{named} at {id(self):#x}: {self._formatinfo()}>"
+
+    def __class_getitem__(cls, item):
+        return cls
+
+
+class _SpawnedLink:
+    """A link that runs its callback in a new greenlet."""
+
+    __slots__ = ("callback", "successful")
+
+    def __init__(self, callback, successful=None):
+        self.callback = callback
+        self.successful = successful
+
+    def __call__(self, source):
+        want = self.successful
+        if want is None or want == source.successful():
+            Greenlet.spawn(self.callback, source)
+
+    def __eq__(self, other):
+        return self is other or self.callback == other or (
+            isinstance(other, _SpawnedLink) and self.callback == other.callback)
+
+    __hash__ = object.__hash__
+
+
+def _wait_link(target, timeout):
+    """Wait for ``target.rawlink`` to fire; False if ``timeout`` passed first."""
+    hub = target._hub
+    cur = _getcurrent()
+    if cur is hub:
+        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+    switch = cur.switch
+    links = target._links
+    links.append(switch)
+    entry = hub.loop._add_timer(timeout, switch, (TIMED_OUT,)) if timeout is not None else None
+    try:
+        result = hub.switch()
+    except BaseException:
+        _discard(links, switch)
+        raise
+    finally:
+        if entry is not None and entry[2] is not None:
+            hub.loop._cancel_timer(entry)
+    if result is target:
+        return True
+    _discard(links, switch)
+    if result is TIMED_OUT:
+        return False
+    raise InvalidSwitchError(f"Invalid switch into {cur!r} while it waited on {target!r}: got {result!r}")
+
+
+def _discard(links, item):
+    try:
+        links.remove(item)
+    except ValueError:
+        pass
+
+
+# -- module-level API ---------------------------------------------------------------
+
+def spawn(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
+    """Create a Greenlet running ``function(*args, **kwargs)`` and start it."""
+    g = Greenlet(function, *args, **kwargs)
+    g._state = _SCHEDULED
+    g._hub.loop._ready.append((g._launch, ()))
+    return g
+
+
+def spawn_later(seconds: float, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
+    """Like ``spawn``, but start ``seconds`` from now."""
+    g = Greenlet(function, *args, **kwargs)
+    g.start_later(seconds)
+    return g
+
+
+def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _RawGreenlet:
+    """Run ``function`` in a plain greenlet (no result, no links): cheapest."""
+    if not callable(function):
+        raise TypeError(f"function must be callable, got {function!r}")
+    hub = get_hub()
+    ctx = copy_context()
+    if kwargs:
+        g = _RawGreenlet(lambda: function(*args, **kwargs), hub)
+        hub.loop._ready.append((g.switch, ()))
+    else:
+        g = _RawGreenlet(function, hub)
+        hub.loop._ready.append((g.switch, args))
+    g.gr_context = ctx
+    return g
+
+
+def iwait(objects: Iterable[Any] | None, timeout: float | None = None,
+          count: int | None = None) -> Iterator[Any]:
+    """Yield each of ``objects`` (Greenlets, Events, AsyncResults…) as it
+    becomes ready, until ``count`` were yielded or ``timeout`` passes."""
+    timeout = check_timeout(timeout)
+    if objects is None:
+        return iter([get_hub().join(timeout)])
+    objects = list(objects)
+    for obj in objects:
+        if not callable(getattr(obj, "rawlink", None)):
+            raise TypeError(f"iwait() needs objects with rawlink(), got {obj!r}")
+    if count is not None:
+        if count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        count = min(count, len(objects))
+    else:
+        count = len(objects)
+    return _iwait(objects, timeout, count)
+
+
+def _iwait(objects, timeout, count):
+    hub = get_hub()
+    cur = _getcurrent()
+    done = deque()
+    state = [False]  # True while this greenlet is parked waiting for `done`
+
+    def on_ready(obj):
+        done.append(obj)
+        if state[0]:
+            state[0] = False
+            cur.switch(obj)
+
+    for obj in objects:
+        obj.rawlink(on_ready)
+    entry = None
+    try:
+        if timeout is not None:
+            entry = hub.loop._add_timer(timeout, _iwait_timeout, (state, cur))
+        yielded = 0
+        while yielded < count:
+            if not done:
+                if len(state) > 1:
+                    return  # the timeout fired while the consumer was busy
+                if cur is hub:
+                    raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+                state[0] = True
+                try:
+                    result = hub.switch()
+                finally:
+                    state[0] = False
+                if result is TIMED_OUT:
+                    return
+                if not done:
+                    raise InvalidSwitchError(f"Invalid switch into {cur!r} in iwait(): got {result!r}")
+            yielded += 1
+            yield done.popleft()
+    finally:
+        if entry is not None and entry[2] is not None:
+            hub.loop._cancel_timer(entry)
+        for obj in objects:
+            obj.unlink(on_ready)
+
+
+def _iwait_timeout(state, cur):
+    if state[0]:
+        state[0] = False
+        cur.switch(TIMED_OUT)
+    else:
+        state.append(TIMED_OUT)
+
+
+def wait(objects: Iterable[Any] | None = None, timeout: float | None = None,
+         count: int | None = None):
+    """Wait for ``objects`` to become ready; return the list of ready ones.
+    With no objects, wait until the loop has nothing left to do."""
+    if objects is None:
+        return get_hub().join(timeout=timeout)
+    return list(iwait(objects, timeout, count))
+
+
+def joinall(greenlets: Iterable[Greenlet], timeout: float | None = None,
+            raise_error: bool = False, count: int | None = None) -> list[Greenlet]:
+    """Wait for the greenlets to finish; return those that did. With
+    ``raise_error``, raise the first failure's exception as soon as it
+    happens."""
+    greenlets = list(greenlets)
+    if not raise_error:
+        return wait(greenlets, timeout, count)
+    done = []
+    for g in iwait(greenlets, timeout, count):
+        if g.exception is not None:
+            e = g.exc_info
+            raise e[1].with_traceback(e[2])
+        done.append(g)
+    return done
+
+
+def killall(greenlets: Iterable[Any], exception: Any = GreenletExit, block: bool = True,
+            timeout: float | None = None) -> None:
+    """Kill all ``greenlets``; with ``block`` wait for them to die, raising
+    ``Timeout`` if they have not within ``timeout``."""
+    timeout = check_timeout(timeout)
+    greenlets = list(greenlets)
+    for g in greenlets:
+        if isinstance(g, Greenlet):
+            g.kill(exception, block=False)
+        else:
+            kill(g, exception)
+    if block:
+        alive = [g for g in greenlets if isinstance(g, Greenlet) and not g.dead]
+        if alive:
+            done = wait(alive, timeout)
+            if len(done) < len(alive):
+                raise Timeout(timeout)
+
+
+def kill(greenlet: Any, exception: Any = GreenletExit) -> None:
+    """Kill a Greenlet or a raw greenlet without waiting."""
+    if isinstance(greenlet, Greenlet):
+        greenlet.kill(exception, block=False)
+    elif not greenlet.dead:
+        get_hub().loop.run_callback(_throw_raw, greenlet, exception)
+
+
+def _throw_raw(g, exception):
+    if not g.dead:
+        g.throw(exception)
