@@ -1,0 +1,96 @@
+"""Event and AsyncResult."""
+
+import pytest
+
+import coopshell as co
+from coopshell.event import AsyncResult, Event
+
+
+def test_event_wakes_all_waiters_in_order():
+    ev = Event()
+    order = []
+    gs = [co.spawn(lambda i=i: (ev.wait(), order.append(i))) for i in range(5)]
+    co.sleep(0)
+    assert order == []
+    ev.set()
+    co.joinall(gs)
+    assert order == [0, 1, 2, 3, 4]
+    assert ev.is_set() and ev.wait() is True
+
+
+def test_event_wait_timeout_returns_false_and_unregisters():
+    ev = Event()
+    assert ev.wait(timeout=0.01) is False
+    assert ev.linkcount() == 0
+    with pytest.raises(ValueError):
+        ev.wait(timeout=-1)
+
+
+def test_set_then_clear_still_wakes_current_waiters():
+    ev = Event()
+    g = co.spawn(ev.wait)
+    co.sleep(0)
+    ev.set()
+    ev.clear()
+    g.join(timeout=1)
+    assert g.value is True
+
+
+def test_killed_waiter_leaves_no_registration():
+    ev = Event()
+    g = co.spawn(ev.wait)
+    co.sleep(0)
+    assert ev.linkcount() == 1
+    g.kill()
+    assert ev.linkcount() == 0
+
+
+def test_rawlink_called_with_event():
+    ev = Event()
+    got = []
+    ev.rawlink(got.append)
+    ev.set()
+    co.sleep(0)
+    assert got == [ev]
+    with pytest.raises(TypeError):
+        ev.rawlink(3)
+
+
+def test_async_result_value():
+    ar = AsyncResult()
+    assert not ar.ready() and ar.value is None
+    co.spawn_later(0.01, ar.set, "v")
+    assert ar.get(timeout=1) == "v"
+    assert ar.successful() and ar.wait() == "v" and ar.get_nowait() == "v"
+
+
+def test_async_result_exception():
+    ar = AsyncResult()
+    ar.set_exception(KeyError("k"))
+    with pytest.raises(KeyError):
+        ar.get()
+    assert ar.wait() is None and not ar.successful() and isinstance(ar.exception, KeyError)
+    with pytest.raises(TypeError):
+        AsyncResult().set_exception("not an exception")
+
+
+def test_async_result_timeouts():
+    ar = AsyncResult()
+    with pytest.raises(co.Timeout):
+        ar.get(block=False)
+    with pytest.raises(co.Timeout):
+        ar.get(timeout=0.01)
+    assert ar.wait(timeout=0.01) is None
+    assert ar.linkcount() == 0
+
+
+def test_async_result_as_link():
+    ar = AsyncResult()
+    g = co.spawn(lambda: 11)
+    g.rawlink(ar)
+    assert ar.get(timeout=1) == 11
+    bad = AsyncResult()
+    g2 = co.spawn(lambda: {}["x"])
+    g2.rawlink(bad)
+    with pytest.raises(KeyError):
+        bad.get(timeout=1)
