@@ -33,6 +33,7 @@ TIMED_OUT = type("TimedOut", (), {"__repr__": lambda self: "TIMED_OUT", "__slots
 
 _ThreadLocal = threading.local   # the original, even if threading is patched later
 _tls = _ThreadLocal()
+_get_ident = threading.get_ident  # the real one: patch_thread makes it per-greenlet
 
 
 def _root_greenlet():
@@ -56,7 +57,7 @@ class Hub(greenlet):
         greenlet.__init__(self, parent=_root_greenlet())
         self.loop = loop if loop is not None else self.loop_class()
         self.loop.handle_error = self.handle_error
-        self.thread_ident = threading.get_ident()
+        self.thread_ident = _get_ident()
         self._exception_stream = None
         self._destroyed = False
         self.workers = []   # idle worker greenlets, reused by coopshell.greenlet

@@ -64,6 +64,8 @@ _os_write = os.write
 _os_close = os.close
 _signal_signal = _signal.signal
 _get_ident = threading.get_ident
+_main_thread = threading.main_thread
+_epoll = getattr(select, "epoll", None)  # patch_select may remove select.epoll
 
 
 class Callback:
@@ -129,7 +131,7 @@ class Loop:
 
     def _open_poller(self):
         if _HAS_EPOLL:
-            self._epoll = select.epoll()
+            self._epoll = _epoll()
             self._selector = None
         else:  # pragma: no cover - non-Linux
             import selectors
@@ -774,7 +776,7 @@ class SignalWatcher(Watcher):
         self.signum = signum
 
     def start(self, callback, *args) -> None:
-        if threading.current_thread() is not threading.main_thread():
+        if _get_ident() != _main_thread().ident:
             raise ValueError("signal watchers can only be started in the main thread")
         loop = self.loop
         self._set_active(callback, args)
