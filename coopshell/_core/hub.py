@@ -14,6 +14,8 @@ left that could wake it, the parent gets ``LoopExit`` naming what it waited on.
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
 import threading
 import traceback
@@ -61,6 +63,26 @@ class Hub(greenlet):
         self._exception_stream = None
         self._destroyed = False
         self.workers = []   # idle worker greenlets, reused by coopshell.greenlet
+        self._threadpool = None
+
+    # -- the default thread pool -------------------------------------------------
+
+    @property
+    def threadpool(self):
+        """This hub's default ``coopshell.threadpool.ThreadPool``, made on first use.
+
+        The one sanctioned upward reference from the core: the io layer's
+        module is imported by name, lazily, on first access only, so the core
+        never imports it at load time and ``import coopshell`` stays light.
+        """
+        pool = self._threadpool
+        if pool is None:
+            pool = importlib.import_module("coopshell.threadpool").get_default_pool(self)
+        return pool
+
+    @threadpool.setter
+    def threadpool(self, pool):
+        self._threadpool = pool
 
     # -- error handling --------------------------------------------------------
 
@@ -221,6 +243,9 @@ class Hub(greenlet):
         """Stop the hub; with ``destroy_loop`` (default: not the main thread's
         default loop) close the loop too."""
         self._destroyed = True
+        pool, self._threadpool = self._threadpool, None
+        if pool is not None:
+            pool.kill()
         if _getcurrent() is not self and not self.dead and self:
             try:
                 self.throw(HubDestroyed)
@@ -335,3 +360,17 @@ def reinit(hub=None) -> None:
         hub = get_hub_if_exists()
     if hub is not None:
         hub.loop.reinit()
+
+
+def _reinit_after_fork():
+    # Registered once, here in the core, so that ANY fork (os.fork,
+    # multiprocessing, pty.fork) gives the child its own epoll and wakeup fd:
+    # an epoll instance is shared across fork, and a child that changed its
+    # registrations would silently steal the parent's events.
+    hub = get_hub_if_exists()
+    if hub is not None and not hub.loop.closed:
+        hub.loop.reinit()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_after_fork)

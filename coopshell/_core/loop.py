@@ -182,6 +182,8 @@ class Loop:
         if self._closed:
             return
         self._closed = True
+        # Never write the wakeup fd again: its number may be reused by then.
+        self._wake_pending = True
         for watchers in list(self._signal_watchers.values()):
             for w in list(watchers[1:]):
                 w.stop()
