@@ -381,6 +381,29 @@ class Greenlet:
 
     # -- the rest -------------------------------------------------------------------
 
+    def __await__(self):
+        """``await greenlet``: its value, or its exception raised, on an asyncio
+        loop that drives this greenlet's hub (``coopshell.interactive.bridge``)."""
+        if self._state != _DONE:
+            if getattr(self._hub, "bridge", None) is None:
+                raise RuntimeError(f"cannot await {self!r}: its hub is not bridged to an asyncio loop; "
+                                   "call coopshell.interactive.bridge.attach() first")
+            fut = self._hub.bridge.loop.create_future()
+
+            def wake(_, fut=fut):
+                if not fut.done():
+                    fut.set_result(None)
+
+            self.rawlink(wake)
+            try:
+                yield from fut.__await__()
+            finally:
+                self.unlink(wake)
+        e = self._exc_info
+        if e is not None:
+            raise e[1].with_traceback(e[2])
+        return self._value
+
     def __enter__(self) -> Greenlet:
         return self
 

@@ -387,6 +387,8 @@ class Loop:
             if self._dirty:
                 self._apply_dirty()
             if ready or self._threadsafe:
+                if self.nowait and polled:
+                    break  # one bounded pass: a greenlet spinning on sleep(0) must not keep the host loop out
                 self._poll(0)
                 polled = True
                 continue
