@@ -374,6 +374,7 @@ class Loop:
         self._stopping = False
         ready = self._ready
         polled = False
+        spins = 0
         while not self._stopping:
             if ready or self._threadsafe:
                 self._run_ready()
@@ -387,8 +388,12 @@ class Loop:
             if self._dirty:
                 self._apply_dirty()
             if ready or self._threadsafe:
-                if self.nowait and polled:
-                    break  # one bounded pass: a greenlet spinning on sleep(0) must not keep the host loop out
+                if self.nowait:
+                    # A bounded pass: a greenlet spinning on sleep(0) must not
+                    # keep a host loop (the asyncio bridge) out for ever.
+                    spins += 1
+                    if spins > 2:
+                        break
                 self._poll(0)
                 polled = True
                 continue
