@@ -1,0 +1,3 @@
+"""Private helpers of ``coopshell.monkey`` (the greenlet stand-ins for ``_thread``)."""
+
+__all__: list[str] = []
