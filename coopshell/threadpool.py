@@ -1,0 +1,522 @@
+"""Real OS threads for blocking work, with results handed back to greenlets.
+
+``ThreadPool`` runs functions in worker threads and returns an
+``AsyncResult`` that a greenlet waits on cooperatively; ``ThreadPoolExecutor``
+is a ``concurrent.futures.ThreadPoolExecutor`` whose futures' ``result()``
+waits cooperatively in the hub's thread.
+
+How results come back (the part that makes this fast): a worker appends the
+finished task to a deque and pokes the hub through one ``async_`` watcher.
+The watcher sends at most one wakeup until the hub has drained the deque, so
+a burst of N results costs one eventfd write and one loop callback, not N.
+Workers are started lazily and stay warm, each parked on its own lock, so a
+hand-off is one lock release.
+
+Rules:
+
+- A pool belongs to the hub (thread) that created it: call ``spawn`` & co.
+  from that thread. ``get_default_pool()`` / ``get_hub().threadpool`` give
+  each hub its own pool.
+- While a task is pending the pool keeps the loop alive (a waiter never gets
+  a spurious ``LoopExit``); an idle pool does not.
+- Workers are raw ``_thread`` threads using locks captured at import, so
+  monkey patching ``threading`` never turns the pool against itself. They do
+  not appear in ``threading.enumerate()`` and do not delay interpreter exit.
+- Calling ``apply``/``map`` from inside a worker thread runs the function
+  inline (a nested hand-off could deadlock a full pool).
+- After ``fork()`` the child's pools have no threads; tasks that were running
+  in the parent fail in the child with ``RuntimeError``, queued ones run.
+"""
+
+from __future__ import annotations
+
+import _thread
+import concurrent.futures as _cf
+import os as _os
+import sys
+from collections import deque
+from concurrent.futures import _base as _cf_base
+from threading import Condition as _Condition
+from typing import Any, Callable, Iterable, Iterator
+from weakref import WeakSet
+
+from ._core.exceptions import InvalidThreadUseError
+from ._core.hub import get_hub
+from ._core.waiter import check_timeout
+from .event import AsyncResult, Event
+
+__all__ = ["ThreadPool", "ThreadPoolExecutor", "Future", "get_default_pool", "DEFAULT_MAXSIZE"]
+
+# The originals, whatever monkey patching does later.
+_start_new_thread = _thread.start_new_thread
+_allocate_lock = _thread.allocate_lock
+_RLock = _thread.RLock
+_get_ident = _thread.get_ident
+_ThreadLocal = _thread._local
+
+#: Size of each hub's default pool: 10 to 32 threads, 5 per CPU.
+DEFAULT_MAXSIZE = max(10, min(32, (_os.cpu_count() or 1) * 5))
+
+_worker_local = _ThreadLocal()   # .pool is set in worker threads
+_all_pools: WeakSet = WeakSet()
+
+
+class _Task:
+    """One unit of work; travels hub -> worker -> hub."""
+
+    __slots__ = ("func", "args", "kwargs", "result", "ok", "value")
+
+    def __init__(self, func, args, kwargs, result):
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.result = result
+        self.ok = False
+        self.value = None
+
+
+class ThreadPool:
+    """A pool of at most ``maxsize`` worker threads bound to ``hub`` (default:
+    the current thread's hub). ``spawn(func, *args)`` returns an AsyncResult."""
+
+    def __init__(self, maxsize: int, hub=None):
+        self._maxsize = _check_size("maxsize", maxsize)
+        self.hub = get_hub() if hub is None else hub
+        self._mutex = _allocate_lock()
+        self._tasks: deque = deque()   # queued, not started (guarded by _mutex)
+        self._idle: list = []          # wake locks of parked workers (guarded by _mutex)
+        self._nthreads = 0             # live worker threads (guarded by _mutex)
+        self._trim = 0                 # workers asked to exit (guarded by _mutex)
+        self._gen = 0                  # bumped by kill(): older workers exit
+        self._closing = False          # workers exit once the queue is empty
+        self._done: deque = deque()    # finished tasks, drained by the hub
+        self._pending: set = set()     # submitted, not yet delivered (hub thread only)
+        self._idle_event = Event()
+        self._idle_event.set()
+        self._watcher = self.hub.loop.async_()
+        self._send = self._watcher.send
+        _all_pools.add(self)
+
+    # -- size ------------------------------------------------------------------
+
+    @property
+    def maxsize(self) -> int:
+        """Most threads the pool may run; settable (shrinking lets extra
+        threads finish their task and exit)."""
+        return self._maxsize
+
+    @maxsize.setter
+    def maxsize(self, value: int) -> None:
+        value = _check_size("maxsize", value)
+        with self._mutex:
+            self._maxsize = value
+            self._wake_all_idle()
+            self._start_for_queue()
+
+    @property
+    def size(self) -> int:
+        """Worker threads alive now. Setting it starts or stops threads
+        (0 <= size <= maxsize)."""
+        return self._nthreads - self._trim
+
+    @size.setter
+    def size(self, value: int) -> None:
+        value = _check_size("size", value)
+        if value > self._maxsize:
+            raise ValueError(f"size must be <= maxsize ({self._maxsize}), got {value}")
+        with self._mutex:
+            current = self._nthreads - self._trim
+            if value > current:
+                for _ in range(value - current):
+                    self._start_thread()
+            elif value < current:
+                self._trim += current - value
+                self._wake_all_idle()
+
+    def adjust(self) -> None:
+        """Start threads for queued tasks, up to ``maxsize``."""
+        with self._mutex:
+            self._start_for_queue()
+
+    def __len__(self) -> int:
+        """Tasks submitted and not yet delivered."""
+        return len(self._pending)
+
+    def free_count(self) -> int:
+        """How many more tasks could start right now without queueing."""
+        return max(0, self._maxsize - len(self._pending))
+
+    def statistics(self) -> dict:
+        return {"maxsize": self._maxsize, "threads": self.size, "idle_threads": len(self._idle),
+                "queued": len(self._tasks), "pending": len(self._pending)}
+
+    # -- submitting ------------------------------------------------------------------
+
+    def spawn(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncResult:
+        """Run ``func(*args, **kwargs)`` in a worker thread; the returned
+        AsyncResult gets its value or exception."""
+        if not callable(func):
+            raise TypeError(f"spawn() expected a callable, got {func!r}")
+        result = AsyncResult()
+        result.hub = self.hub
+        self._submit(func, args, kwargs, result)
+        return result
+
+    def _submit(self, func, args, kwargs, result) -> None:
+        if _get_ident() != self.hub.thread_ident:
+            raise InvalidThreadUseError(
+                f"{self!r} belongs to the hub of thread {self.hub.thread_ident}; submit work from that "
+                f"thread, or use get_hub().threadpool in this one")
+        if self._closing:
+            raise RuntimeError(f"{self!r} is shut down; it takes no new work")
+        task = _Task(func, args, kwargs, result)
+        pending = self._pending
+        if not pending:
+            self._watcher.start(self._deliver)
+            self._idle_event.clear()
+        pending.add(task)
+        with self._mutex:
+            self._tasks.append(task)
+            if self._idle:
+                self._idle.pop().release()
+            elif self._nthreads - self._trim < self._maxsize:
+                self._start_thread()
+
+    def apply(self, func: Callable[..., Any], args: Iterable[Any] = (), kwds: dict | None = None) -> Any:
+        """Run ``func(*args, **kwds)`` in a thread and wait for its result
+        (inline if already in a worker thread)."""
+        if getattr(_worker_local, "pool", None) is not None:
+            return func(*args, **(kwds or {}))
+        return self.spawn(func, *args, **(kwds or {})).get()
+
+    def apply_async(self, func: Callable[..., Any], args: Iterable[Any] = (), kwds: dict | None = None,
+                    callback: Callable[[Any], Any] | None = None) -> AsyncResult:
+        """Like ``spawn``; ``callback(value)`` then runs in a new greenlet on success."""
+        result = self.spawn(func, *args, **(kwds or {}))
+        if callback is not None:
+            if not callable(callback):
+                raise TypeError(f"callback must be callable, got {callback!r}")
+
+            def on_done(r, callback=callback):
+                if r.successful():
+                    from .greenlet import spawn
+                    spawn(callback, r.value)
+            result.rawlink(on_done)
+        return result
+
+    def map(self, func: Callable[..., Any], *iterables: Iterable[Any]) -> list:
+        """``list(map(func, *iterables))`` with the calls run in threads."""
+        return list(self.imap(func, *iterables))
+
+    def imap(self, func: Callable[..., Any], *iterables: Iterable[Any]) -> Iterator[Any]:
+        """Results in input order; all calls are submitted at once."""
+        if getattr(_worker_local, "pool", None) is not None:
+            return map(func, *iterables)
+        results = [self.spawn(func, *a) for a in zip(*iterables)]
+        return (r.get() for r in results)
+
+    def imap_unordered(self, func: Callable[..., Any], *iterables: Iterable[Any]) -> Iterator[Any]:
+        """Results as they complete; a failed call raises when its turn comes."""
+        if getattr(_worker_local, "pool", None) is not None:
+            return map(func, *iterables)
+        done: deque = deque()
+        ready = Event()
+
+        def collect(r):
+            done.append(r)
+            ready.set()
+
+        results = [self.spawn(func, *a) for a in zip(*iterables)]
+        for r in results:
+            r.rawlink(collect)
+        return _unordered(done, ready, len(results))
+
+    # -- waiting and stopping --------------------------------------------------------
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every submitted task is delivered; False on timeout."""
+        check_timeout(timeout)
+        return self._idle_event.wait(timeout)
+
+    def kill(self) -> None:
+        """Drop queued tasks (their results get a RuntimeError) and stop all
+        threads; running tasks finish, and their results are still
+        delivered. The pool stays usable: new work starts new threads."""
+        with self._mutex:
+            dropped = list(self._tasks)
+            self._tasks.clear()
+            self._gen += 1
+            self._trim = 0
+            self._wake_all_idle()
+        self._fail(dropped, "the thread pool was killed before this task started")
+
+    def _close_when_idle(self) -> None:
+        """No new work; threads exit once the queue is empty."""
+        with self._mutex:
+            self._closing = True
+            self._wake_all_idle()
+
+    def _fail(self, tasks, message) -> None:
+        for task in tasks:
+            task.value = RuntimeError(message)
+            task.ok = False
+            self._deliver_one(task)
+        self._check_idle()
+
+    def _reset_after_fork(self) -> None:
+        # In the child: the parent's threads are gone and may have held the mutex.
+        self._mutex = _allocate_lock()
+        self._idle = []
+        self._nthreads = self._trim = 0
+        self._gen += 1
+        waiting = set(self._tasks)
+        waiting.update(self._done)
+        lost = [t for t in self._pending if t not in waiting]
+        if self._done:
+            self._send()
+        self._fail(lost, "this task was running in a thread of the parent process when it forked")
+        if self._tasks:
+            self._start_for_queue()
+
+    def __repr__(self):
+        return (f"<{type(self).__name__} at {id(self):#x} maxsize={self._maxsize} threads={self.size} "
+                f"pending={len(self._pending)}>")
+
+    # -- the hub side ----------------------------------------------------------------
+
+    def _deliver(self) -> None:
+        # Runs in the hub, once per batch of finished tasks.
+        done = self._done
+        pop = done.popleft
+        deliver = self._deliver_one
+        while done:
+            deliver(pop())
+        self._check_idle()
+
+    def _deliver_one(self, task) -> None:
+        self._pending.discard(task)
+        result = task.result
+        value = task.value
+        task.value = task.args = task.kwargs = None
+        if task.ok:
+            result.set(value)
+        else:
+            result.set_exception(value)
+
+    def _check_idle(self) -> None:
+        if not self._pending:
+            self._watcher.stop()
+            self._idle_event.set()
+
+    # -- the worker side (under _mutex unless noted) --------------------------------
+
+    def _start_thread(self) -> None:
+        self._nthreads += 1
+        try:
+            _start_new_thread(self._worker, (self._gen,))
+        except BaseException:
+            self._nthreads -= 1
+            raise
+
+    def _start_for_queue(self) -> None:
+        want = min(len(self._tasks) - len(self._idle), self._maxsize - (self._nthreads - self._trim))
+        for _ in range(max(0, want)):
+            self._start_thread()
+
+    def _wake_all_idle(self) -> None:
+        idle = self._idle
+        while idle:
+            idle.pop().release()
+
+    def _worker(self, gen) -> None:
+        # Not under _mutex: the thread's main function.
+        _worker_local.pool = self
+        wake = _allocate_lock()
+        wake.acquire()
+        mutex = self._mutex
+        tasks = self._tasks
+        done = self._done
+        while True:
+            with mutex:
+                if gen != self._gen:
+                    self._nthreads -= 1
+                    return
+                if self._trim > 0 or self._nthreads > self._maxsize:
+                    if self._trim > 0:
+                        self._trim -= 1
+                    self._nthreads -= 1
+                    return
+                if tasks:
+                    task = tasks.popleft()
+                elif self._closing:
+                    self._nthreads -= 1
+                    return
+                else:
+                    self._idle.append(wake)
+                    task = None
+            if task is None:
+                wake.acquire()
+                continue
+            try:
+                task.value = task.func(*task.args, **task.kwargs)
+                task.ok = True
+            except BaseException as exc:  # delivered to the waiter, never printed here
+                task.value = exc
+                task.ok = False
+            done.append(task)
+            task = None
+            self._send()
+
+
+def _unordered(done, ready, n):
+    while n:
+        while not done:
+            ready.clear()
+            ready.wait()
+        n -= 1
+        yield done.popleft().get()
+
+
+def _check_size(name, value):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def get_default_pool(hub=None) -> ThreadPool:
+    """The hub's default pool (``DEFAULT_MAXSIZE`` threads), made on first use;
+    ``Hub.threadpool`` returns the same object."""
+    if hub is None:
+        hub = get_hub()
+    pool = hub._threadpool
+    if pool is None:
+        pool = hub._threadpool = ThreadPool(DEFAULT_MAXSIZE, hub)
+    return pool
+
+
+def in_worker_thread() -> bool:
+    """True in a thread-pool worker thread (where blocking is fine)."""
+    return getattr(_worker_local, "pool", None) is not None
+
+
+# -- concurrent.futures --------------------------------------------------------------
+
+class Future(_cf.Future):
+    """A ``concurrent.futures.Future`` whose ``result()`` and ``exception()``
+    wait cooperatively when called in its pool's hub thread (and block
+    normally in any other thread). Done callbacks run in the worker thread,
+    as with the stdlib."""
+
+    def __init__(self, hub=None):
+        super().__init__()
+        # The original lock type: a patched threading must not reach workers.
+        self._condition = _Condition(_RLock())
+        self._hub = get_hub() if hub is None else hub
+        self._done_event = AsyncResult()
+        self._done_event.hub = self._hub
+
+    def _coop_wait(self, timeout):
+        if self._state in _FINAL_STATES or _get_ident() != self._hub.thread_ident:
+            return timeout
+        if timeout is not None and timeout < 0:
+            timeout = 0
+        self._done_event.wait(timeout)
+        return 0
+
+    def result(self, timeout: float | None = None) -> Any:
+        return super().result(self._coop_wait(timeout))
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return super().exception(self._coop_wait(timeout))
+
+    def cancel(self) -> bool:
+        cancelled = super().cancel()
+        if cancelled:
+            if _get_ident() == self._hub.thread_ident:
+                self._done_event.set()
+            else:
+                self._hub.loop.run_callback_threadsafe(self._done_event.set)
+        return cancelled
+
+
+_FINAL_STATES = (_cf_base.CANCELLED, _cf_base.CANCELLED_AND_NOTIFIED, _cf_base.FINISHED)
+
+
+class ThreadPoolExecutor(_cf.ThreadPoolExecutor):
+    """``concurrent.futures.ThreadPoolExecutor`` on a coopshell ThreadPool.
+
+    Differs from the stdlib: ``submit`` must be called from the thread whose
+    hub owns the executor (the creating thread); ``Future.result()`` there
+    waits cooperatively, and ``shutdown(wait=True)`` too. The module-level
+    ``concurrent.futures.wait``/``as_completed`` still block the calling
+    thread (they never deadlock: workers complete futures themselves).
+    """
+
+    def __init__(self, max_workers: int | None = None, thread_name_prefix: str = "",
+                 initializer: Callable[..., Any] | None = None, initargs: tuple = ()):
+        super().__init__(max_workers, thread_name_prefix, initializer, initargs)
+        self._pool = ThreadPool(self._max_workers)
+        self._coop_shutdown = False
+        self._initialized = _ThreadLocal()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if self._broken:
+            raise _cf.thread.BrokenThreadPool(self._broken)
+        if self._coop_shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        if not callable(fn):
+            raise TypeError(f"submit() expected a callable, got {fn!r}")
+        fut = Future(self._pool.hub)
+        self._pool._submit(self._run, (fut, fn, args, kwargs), {}, fut._done_event)
+        return fut
+
+    def _run(self, fut, fn, args, kwargs):
+        # In a worker thread.
+        if self._initializer is not None and not getattr(self._initialized, "done", False):
+            try:
+                self._initializer(*self._initargs)
+            except BaseException:
+                self._broken = "A thread initializer failed, the thread pool is not usable anymore"
+            self._initialized.done = True
+        if self._broken:
+            if fut.set_running_or_notify_cancel():
+                fut.set_exception(_cf.thread.BrokenThreadPool(self._broken))
+            return
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            value = fn(*args, **kwargs)
+        except BaseException as exc:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(value)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._coop_shutdown = True
+        pool = self._pool
+        if cancel_futures:
+            with pool._mutex:
+                dropped = list(pool._tasks)
+                pool._tasks.clear()
+            for task in dropped:
+                task.args[0].cancel()
+                task.ok, task.value = True, None
+                pool._deliver_one(task)
+            pool._check_idle()
+        pool._close_when_idle()
+        if wait and _get_ident() == pool.hub.thread_ident:
+            pool.join()
+
+    def __repr__(self):
+        return f"<{type(self).__name__} at {id(self):#x} max_workers={self._max_workers} {self._pool!r}>"
+
+
+def _after_fork_in_child():
+    for pool in list(_all_pools):
+        pool._reset_after_fork()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
