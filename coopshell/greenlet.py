@@ -40,6 +40,9 @@ MAX_IDLE_WORKERS = 1024
 _NEW, _SCHEDULED, _RUNNING, _DONE = 0, 1, 2, 3
 _STATE_NAMES = {_NEW: "new", _SCHEDULED: "scheduled", _RUNNING: "running", _DONE: "dead"}
 _idents = count(1)
+#: Callables run with each new Greenlet (the interactive ``%greenlets`` registry);
+#: empty unless a front end registers one, and then only checked per creation.
+_spawn_observers: list[Callable[[Any], Any]] = []
 _short = reprlib.Repr()
 _short.maxstring = 40
 _short.maxother = 40
@@ -124,6 +127,9 @@ class Greenlet:
         self._name = None
         self._ident = None
         self.spawn_time = monotonic()
+        if _spawn_observers:
+            for observer in _spawn_observers:
+                observer(self)
 
     # -- starting ------------------------------------------------------------------
 

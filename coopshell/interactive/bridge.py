@@ -109,6 +109,9 @@ class Bridge:
         loop.add_reader(self._fd, self._on_readable)
         self._hook_selector(loop)
         hub.bridge = self
+        det = getattr(hub, "blocking_detector", None)
+        if det is not None and det.running:
+            det._hook_bridge()
         self.wake()
 
     def detach(self) -> None:
