@@ -1,0 +1,412 @@
+"""coopshell.monkey: the patching machinery, time and threading, unpatching,
+stale references, errors, interactive defaults, the ``-m coopshell.monkey``
+runner. Every scenario runs in a fresh subprocess (patching is process-wide);
+all of them start at once, so the module costs a few seconds of wall time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from helpers.monkey_run import ROOT, Batch
+
+SCENARIOS = {}
+
+
+
+
+SCENARIOS["time"] = """
+import coopshell
+from coopshell import monkey
+orig = time.sleep
+r = monkey.patch_time()
+OUT["patched"] = r.patched
+OUT["is_coop"] = time.sleep is coopshell.sleep
+OUT["is_patched"] = [monkey.is_module_patched("time"), monkey.is_object_patched("time", "sleep")]
+OUT["get_original"] = monkey.get_original("time", "sleep") is orig
+OUT["coop_elapsed"], _ = timed(lambda i: time.sleep(0.3))
+OUT["unpatched"] = monkey.unpatch("time")
+OUT["restored"] = time.sleep is orig and not monkey.is_module_patched("time")
+OUT["blocking_elapsed"], _ = timed(lambda i: time.sleep(0.1), n=4)
+"""
+
+SCENARIOS["thread"] = """
+import threading, queue, concurrent.futures, logging
+import coopshell
+from coopshell import monkey
+logging_lock = logging._lock
+r = monkey.patch_all()
+OUT["interactive"] = r.interactive
+OUT["patched"] = r.patched
+OUT["report"] = str(r)
+OUT["main_is_main"] = threading.current_thread() is threading.main_thread()
+OUT["main_ident_real"] = threading.get_ident() == threading.main_thread().ident
+OUT["logging_swapped"] = logging._lock is not logging_lock
+
+# threads are greenlets: 8 sleeping threads take ~0.3 s, not 2.4 s
+t0 = _mono()
+ths = [threading.Thread(target=time.sleep, args=(0.3,), name=f"t{i}") for i in range(8)]
+for t in ths: t.start()
+OUT["alive"] = all(t.is_alive() for t in ths)
+for t in ths: t.join()
+OUT["threads_elapsed"] = _mono() - t0
+OUT["dead"] = not any(t.is_alive() for t in ths)
+
+# producer / consumer through queue.Queue (Condition + Lock), Event, RLock
+q = queue.Queue(maxsize=2)
+got = []
+def consumer():
+    while True:
+        item = q.get()
+        if item is None:
+            return
+        got.append(item)
+c = threading.Thread(target=consumer); c.start()
+for i in range(10): q.put(i)
+q.put(None); c.join(timeout=5)
+OUT["queue"] = got
+ev = threading.Event()
+flags = []
+w = threading.Thread(target=lambda: flags.append(ev.wait(5))); w.start()
+time.sleep(0.01); ev.set(); w.join()
+OUT["event"] = flags
+OUT["event_timeout"] = threading.Event().wait(0.05)
+rl = threading.RLock()
+with rl:
+    with rl:
+        OUT["rlock_owned"] = rl._is_owned()
+lock = threading.Lock()
+order = []
+def hold(n):
+    with lock:
+        order.append(("in", n)); time.sleep(0.02); order.append(("out", n))
+hs = [threading.Thread(target=hold, args=(n,)) for n in range(3)]
+for t in hs: t.start()
+for t in hs: t.join()
+OUT["mutex"] = all(order[i][0] == "in" and order[i + 1] == ("out", order[i][1]) for i in range(0, 6, 2))
+OUT["lock_timeout"] = [lock.acquire(), lock.acquire(timeout=0.05), lock.acquire(False)]
+lock.release()
+t0 = _mono()
+with concurrent.futures.ThreadPoolExecutor(4) as ex:
+    OUT["executor"] = list(ex.map(lambda x: (time.sleep(0.2), x * 2)[1], range(4)))
+OUT["executor_elapsed"] = _mono() - t0
+OUT["thread_local"] = None
+if "local" in r.patched.get("threading", []):
+    loc = threading.local(); loc.x = "main"; seen = []
+    def f(): loc.x = "other"; seen.append(loc.x)
+    t = threading.Thread(target=f); t.start(); t.join()
+    OUT["thread_local"] = [loc.x] + seen
+monkey.unpatch_all()
+OUT["unpatched_lock"] = type(threading.Lock()).__module__
+OUT["logging_restored"] = logging._lock is logging_lock
+"""
+
+SCENARIOS["identity"] = """
+import importlib
+names = ["time", "threading", "_thread", "_threading_local", "socket", "select", "selectors",
+         "ssl", "os", "subprocess", "signal", "queue", "logging"]
+mods = {n: importlib.import_module(n) for n in names}
+before = {n: dict(vars(m)) for n, m in mods.items()}
+handler_locks = None
+from coopshell import monkey
+r = monkey.patch_all(fix_references=True)
+changed = sorted(n for n, m in mods.items() if any(vars(m).get(k) is not v for k, v in before[n].items()))
+OUT["changed"] = changed
+OUT["saved"] = sorted(monkey.saved())
+OUT["restored"] = monkey.unpatch_all()
+diffs = []
+for n, m in mods.items():
+    now = vars(m)
+    for k, v in before[n].items():
+        if now.get(k, "<missing>") is not v:
+            diffs.append(f"{n}.{k}")
+    diffs += [f"{n}.{k} (added)" for k in now if k not in before[n]]
+OUT["diffs"] = diffs
+OUT["any_patched"] = [n for n in names if monkey.is_module_patched(n)]
+"""
+
+SCENARIOS["idempotent"] = """
+import threading
+import coopshell
+from coopshell import monkey
+orig_sleep, orig_lock = time.sleep, threading.Lock
+r1 = monkey.patch_all()
+first = {m: list(v) for m, v in r1.patched.items()}
+objs = (time.sleep, threading.Lock, threading.get_ident)
+r2 = monkey.patch_all()
+OUT["second_patched"] = {m: v for m, v in r2.patched.items() if v}
+OUT["same_objects"] = (time.sleep, threading.Lock, threading.get_ident) == objs
+OUT["first_time"] = first.get("time")
+OUT["orig"] = [monkey.get_original("time", "sleep") is orig_sleep,
+               monkey.get_original("threading", ["Lock", "get_ident"])[0] is orig_lock]
+OUT["unpatched_original"] = monkey.get_original("json", "dumps") is json.dumps
+monkey.patch_time()
+OUT["orig_after_repatch"] = monkey.get_original("time", "sleep") is orig_sleep
+monkey.unpatch("time")
+OUT["restored"] = time.sleep is orig_sleep
+OUT["unpatch_twice"] = monkey.unpatch("time")
+"""
+
+SCENARIOS["errors"] = """
+import _thread, threading
+from coopshell import monkey
+errs = {}
+def catch(key, fn, *a, **k):
+    try:
+        fn(*a, **k)
+    except Exception as e:
+        errs[key] = f"{type(e).__name__}: {e}"
+    else:
+        errs[key] = None
+catch("unknown", monkey.patch_all, bogus=True, sokcet=False)
+catch("unpatch_unknown", monkey.unpatch, "bogus")
+catch("get_original_type", monkey.get_original, 1, "x")
+catch("get_original_names", monkey.get_original, "time", 5)
+catch("patch_module_type", monkey.patch_module, 3.5, "coopshell")
+catch("no_implements", monkey.patch_module, "json", "coopshell.event")
+lock = _thread.allocate_lock(); lock.acquire()
+def in_thread():
+    try:
+        catch("from_thread", monkey.patch_all)
+        catch("from_thread_time", monkey.patch_time)
+    finally:
+        lock.release()
+_thread.start_new_thread(in_thread, ())
+lock.acquire()
+OUT["errs"] = errs
+OUT["nothing_patched"] = monkey.saved() == {}
+"""
+
+SCENARIOS["stale"] = """
+import sys, types
+mod = types.ModuleType("staleuser")
+exec("from time import sleep as nap\\nimport time", mod.__dict__)
+sys.modules["staleuser"] = mod
+orig = mod.nap
+import coopshell
+from coopshell import monkey
+r = monkey.patch_all(thread=False)
+OUT["stale"] = [str(s) for s in r.stale if s.module == "staleuser"]
+OUT["report_mentions"] = "staleuser.nap" in str(r)
+OUT["api"] = [str(s) for s in monkey.stale_references() if s.module == "staleuser"]
+r2 = monkey.patch_all(thread=False, fix_references=True)
+OUT["fixed"] = [str(s) for s in r2.fixed if s.module == "staleuser"]
+OUT["rebound"] = mod.nap is coopshell.sleep
+OUT["stale_after_fix"] = [str(s) for s in r2.stale if s.module == "staleuser"]
+OUT["coop_via_stale"], _ = timed(lambda i: mod.nap(0.3))
+monkey.unpatch_all()
+OUT["put_back"] = mod.nap is orig and time.sleep is orig
+OUT["no_stale_after_unpatch"] = monkey.stale_references() == []
+"""
+
+SCENARIOS["interactive"] = """
+import threading
+from coopshell import monkey
+OUT["default"] = monkey.is_interactive()
+monkey.INTERACTIVE = True
+orig_lock = threading.Lock
+r = monkey.patch_all()
+OUT["interactive"] = r.interactive
+OUT["skipped"] = r.skipped
+OUT["report"] = str(r)
+OUT["threading_untouched"] = threading.Lock is orig_lock and not monkey.is_module_patched("threading")
+OUT["time_patched"] = monkey.is_object_patched("time", "sleep")
+r2 = monkey.patch_all(thread=True)
+OUT["forced"] = monkey.is_module_patched("threading") and "thread" not in r2.skipped
+monkey.unpatch_all()
+monkey.INTERACTIVE = False
+sys.ps1 = ">>> "
+OUT["ps1"] = monkey.is_interactive()
+"""
+
+SCENARIOS["busy"] = """
+import threading
+from coopshell import monkey
+ev = threading.Event()
+started = threading.Event()
+def waiter():
+    started.set()
+    ev.wait()
+t = threading.Thread(target=waiter, name="blocked-worker")
+t.start(); started.wait()
+r = monkey.patch_all()
+OUT["warnings"] = r.warnings
+ev.set()           # an Event created before patching still works
+t.join(5)
+OUT["joined"] = not t.is_alive()
+"""
+
+SCENARIOS["runtime"] = """
+import threading, _thread
+import coopshell
+from coopshell import monkey
+from coopshell.event import Event
+monkey.patch_all()
+# the runtime's own waits still work
+OUT["timeout"] = None
+try:
+    with coopshell.Timeout(0.05):
+        coopshell.sleep(1)
+except coopshell.Timeout:
+    OUT["timeout"] = "raised"
+ev = Event(); coopshell.spawn_later(0.02, ev.set)
+OUT["event"] = ev.wait(2)
+# a real thread (original start function) runs its own hub
+start = monkey.get_original("_thread", "start_new_thread")
+alloc = monkey.get_original("_thread", "allocate_lock")
+done = alloc(); done.acquire(); res = []
+def real_thread():
+    try:
+        gs = [coopshell.spawn(time.sleep, 0.1) for _ in range(5)]
+        t0 = _mono(); coopshell.joinall(gs); res.append(_mono() - t0)
+        res.append(_thread.get_ident() != threading.main_thread().ident)
+    finally:
+        done.release()
+start(real_thread, ())
+while not done.acquire(False):   # cooperative wait for the real thread
+    coopshell.sleep(0.01)
+OUT["real_thread"] = res
+try:
+    from coopshell.threadpool import ThreadPool
+except ImportError:
+    OUT["pool"] = "missing"
+else:
+    pool = ThreadPool(2)
+    real_sleep = monkey.get_original("time", "sleep")
+    OUT["pool"] = pool.spawn(lambda: (real_sleep(0.05), 42)[1]).get(timeout=5)
+"""
+
+SCRIPT = """
+import json, sys, time, threading
+import coopshell
+from coopshell import monkey
+print("SCRIPT " + json.dumps({"argv": sys.argv, "name": __name__,
+      "coop_sleep": time.sleep is coopshell.sleep,
+      "thread": monkey.is_module_patched("threading")}))
+"""
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    b = Batch(SCENARIOS)
+    yield b
+    b.close()
+
+
+def test_patch_time_cooperates_and_unpatches(batch):
+    r = batch.result("time")
+    assert r["patched"] == {"time": ["sleep"]}
+    assert r["is_coop"] and r["is_patched"] == [True, True] and r["get_original"]
+    assert r["coop_elapsed"] < 0.3 * 8 / 2, r
+    assert r["unpatched"] == ["time"] and r["restored"]
+    assert r["blocking_elapsed"] >= 0.35, "after unpatching, time.sleep blocks again"
+
+
+def test_patch_thread_threads_are_greenlets(batch):
+    r = batch.result("thread")
+    assert r["interactive"] is False
+    assert "Lock" in r["patched"]["threading"] and "start_new_thread" in r["patched"]["_thread"]
+    assert r["main_is_main"] and r["main_ident_real"] and r["logging_swapped"]
+    assert r["alive"] and r["dead"]
+    assert r["threads_elapsed"] < 0.3 * 8 / 2, r
+    assert r["queue"] == list(range(10))
+    assert r["event"] == [True] and r["event_timeout"] is False
+    assert r["rlock_owned"] is True and r["mutex"] is True
+    assert r["lock_timeout"] == [True, False, False]
+    assert r["executor"] == [0, 2, 4, 6] and r["executor_elapsed"] < 0.2 * 4 / 2
+    if r["thread_local"] is not None:
+        assert r["thread_local"] == ["main", "other"]
+    assert r["unpatched_lock"] != "coopshell._monkey.thread" and r["logging_restored"]
+
+
+def test_unpatch_all_restores_identity(batch):
+    r = batch.result("identity")
+    assert {"time", "threading", "_thread"} <= set(r["changed"]), r
+    assert set(r["restored"]) == set(r["saved"])
+    assert r["diffs"] == []
+    assert r["any_patched"] == []
+
+
+def test_repeated_patching_is_idempotent(batch):
+    r = batch.result("idempotent")
+    assert r["second_patched"] == {}
+    assert r["same_objects"] and r["first_time"] == ["sleep"]
+    assert r["orig"] == [True, True] and r["unpatched_original"]
+    assert r["orig_after_repatch"] and r["restored"] and r["unpatch_twice"] == []
+
+
+def test_errors_are_clear(batch):
+    r = batch.result("errors")
+    e = r["errs"]
+    assert e["unknown"].startswith("TypeError") and "'bogus'" in e["unknown"] and "'sokcet'" in e["unknown"]
+    assert e["unpatch_unknown"].startswith("ValueError") and "bogus" in e["unpatch_unknown"]
+    assert e["get_original_type"].startswith("TypeError")
+    assert e["get_original_names"].startswith("TypeError")
+    assert e["patch_module_type"].startswith("TypeError")
+    assert e["no_implements"].startswith("MonkeyPatchError") and "__implements__" in e["no_implements"]
+    for key in ("from_thread", "from_thread_time"):
+        assert e[key].startswith("MonkeyPatchError") and "main thread" in e[key]
+    assert r["nothing_patched"]
+
+
+def test_stale_references_found_fixed_and_put_back(batch):
+    r = batch.result("stale")
+    assert r["stale"] == ["staleuser.nap -> original time.sleep"]
+    assert r["api"] == r["stale"] and r["report_mentions"]
+    assert r["fixed"] == r["stale"] and r["rebound"] and r["stale_after_fix"] == []
+    assert r["coop_via_stale"] < 0.3 * 8 / 2
+    assert r["put_back"] and r["no_stale_after_unpatch"]
+
+
+def test_interactive_session_leaves_threading_alone(batch):
+    r = batch.result("interactive")
+    assert r["default"] is False
+    assert r["interactive"] is True
+    assert "interactive" in r["skipped"]["thread"] and "thread=True" in r["skipped"]["thread"]
+    assert "queue" in r["skipped"]
+    assert "thread: interactive session" in r["report"]
+    assert r["threading_untouched"] and r["time_patched"] and r["forced"]
+    assert r["ps1"] is True
+
+
+def test_patching_with_a_blocked_thread_warns_and_does_not_hang(batch):
+    r = batch.result("busy")
+    assert any("blocked-worker" in w and "threading" in w for w in r["warnings"]), r["warnings"]
+    assert r["joined"]
+
+
+def test_runtime_keeps_working_after_patch_all(batch):
+    r = batch.result("runtime")
+    assert r["timeout"] == "raised" and r["event"] is True
+    assert r["real_thread"][0] < 0.45 and r["real_thread"][1] is True
+    assert r["pool"] in (42, "missing")
+
+
+def test_runner_script_and_module(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    (tmp_path / "progmod.py").write_text(textwrap.dedent(SCRIPT))
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}")
+    cmds = {
+        "script": [sys.executable, "-m", "coopshell.monkey", "--verbose", str(script), "a", "-b"],
+        "module": [sys.executable, "-m", "coopshell.monkey", "--no-thread", "-m", "progmod", "x"],
+        "bad": [sys.executable, "-m", "coopshell.monkey", "--frobnicate", str(script)],
+        "none": [sys.executable, "-m", "coopshell.monkey"],
+    }
+    procs = {k: subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=env, cwd=tmp_path) for k, c in cmds.items()}
+    out = {k: p.communicate(timeout=60) + (p.returncode,) for k, p in procs.items()}
+    import json
+    s = json.loads(out["script"][0].split("SCRIPT ", 1)[1])
+    assert s == {"argv": [str(script), "a", "-b"], "name": "__main__", "coop_sleep": True,
+                 "thread": True}, out["script"]
+    assert "patched:" in out["script"][1]          # --verbose report on stderr
+    m = json.loads(out["module"][0].split("SCRIPT ", 1)[1])
+    assert m["name"] == "__main__" and m["argv"][1:] == ["x"] and m["argv"][0].endswith("progmod.py")
+    assert m["coop_sleep"] is True and m["thread"] is False
+    assert out["bad"][2] == 2 and "unknown option '--frobnicate'" in out["bad"][1]
+    assert out["none"][2] == 2 and "usage:" in out["none"][1]
