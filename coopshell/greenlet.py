@@ -194,7 +194,9 @@ class Greenlet:
         if self._links:
             self._schedule_notify()
         if not isinstance(exc, GreenletExit):
-            self._hub.handle_error(self, type(exc), exc, exc.__traceback__)
+            # In the greenlet's own context, so the report goes where its
+            # output went (Jupyter routes output by a ContextVar).
+            self._context.run(self._hub.handle_error, self, type(exc), exc, exc.__traceback__)
 
     def _schedule_notify(self):
         if not self._notify_pending:
