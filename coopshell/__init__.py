@@ -30,3 +30,17 @@ def signal_handler(signalnum: int, handler, *args, **kwargs):
     ``signalnum`` arrives. Returns the watcher; ``.cancel()`` stops it."""
     from .signal import signal_handler as _impl
     return _impl(signalnum, handler, *args, **kwargs)
+
+
+# -- IPython extension hooks (``%load_ext coopshell``); imports IPython lazily ----------
+
+def load_ipython_extension(ip) -> None:
+    """``%load_ext coopshell``: run the hub while IPython is idle, add the magics."""
+    from .interactive.ipython_ext import load_ipython_extension as _load
+    _load(ip)
+
+
+def unload_ipython_extension(ip) -> None:
+    """``%unload_ext coopshell``: undo :func:`load_ipython_extension`."""
+    from .interactive.ipython_ext import unload_ipython_extension as _unload
+    _unload(ip)

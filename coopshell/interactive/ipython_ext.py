@@ -1,0 +1,407 @@
+"""The IPython extension: ``%load_ext coopshell`` runs the hub in IPython.
+
+``%load_ext coopshell`` works in two hosts:
+
+- **terminal IPython**: an input hook (``%gui coopshell``) runs the hub while
+  the prompt waits for keys. The hook sleeps in one ``poll()`` on the
+  terminal's fd and the hub loop's poll fd, with the hub's next timer as the
+  timeout: no polling interval, no CPU while idle. The bridge is also
+  attached to IPython's own asyncio loop, so greenlets progress while an
+  ``await`` cell runs.
+- **a Jupyter kernel** (stock ipykernel, or the coopshell kernel, which calls
+  :func:`install` itself): the bridge is attached to the kernel's main-thread
+  asyncio loop (never ``%gui``: a gui loop integration starves the kernel's
+  own asyncio tasks).
+
+Both get the line magics ``%monkey``, ``%greenlets``, ``%kill``, ``%joinall``
+and ``%blocking`` (see :mod:`coopshell.interactive.magics`), and HTML
+renderings of ``Greenlet``, ``Group`` and ``Pool`` in Jupyter.
+``%unload_ext coopshell`` undoes all of it; running greenlets keep their
+state and run again on the next blocking call.
+
+The sync layer knows nothing of IPython: the HTML reprs are display
+formatters registered here for those types, not methods on the classes.
+"""
+
+from __future__ import annotations
+
+import html
+import select as _select
+import signal as _signal
+import sys
+import time
+from typing import Any, Callable
+
+from greenlet import getcurrent as _raw_getcurrent
+
+from .. import monkey as _monkey
+from .._core.hub import get_hub, get_hub_if_exists
+from ..greenlet import Greenlet
+from . import bridge as _bridge
+
+__all__ = ["load_ipython_extension", "unload_ipython_extension", "install", "uninstall",
+           "MAGIC_NAMES", "greenlet_table_html", "INPUTHOOK_NAME"]
+
+#: The line magics the extension registers.
+MAGIC_NAMES = ("monkey", "greenlets", "kill", "joinall", "blocking")
+
+#: The name the terminal input hook is registered under (``%gui coopshell``).
+INPUTHOOK_NAME = "coopshell"
+
+# Captured at import: monkey patching select must not turn the hook against itself.
+_poll = getattr(_select, "poll", None)
+_POLLIN = getattr(_select, "POLLIN", 1)
+_default_int_handler = _signal.default_int_handler
+_monotonic = time.monotonic
+
+
+def load_ipython_extension(ip: Any) -> None:
+    """``%load_ext coopshell``: magics, formatters, and the hub running while idle."""
+    install(ip)
+
+
+def unload_ipython_extension(ip: Any) -> None:
+    """``%unload_ext coopshell``: detach the hub and remove the magics and formatters."""
+    uninstall(ip)
+
+
+class _Installed:
+    """What :func:`install` changed in one shell, so :func:`uninstall` can undo it."""
+
+    __slots__ = ("bridge", "kernel", "magics", "formatters", "events", "gui", "sigint",
+                 "interactive")
+
+    def __init__(self) -> None:
+        self.bridge: _bridge.Bridge | None = None
+        self.kernel: Any = None
+        self.magics: list[str] = []
+        self.formatters: list[tuple[Any, Any, Any]] = []   # (formatter, type or (mod, name), old)
+        self.events: list[tuple[str, Callable]] = []
+        self.gui = False
+        self.sigint: Any = None
+        self.interactive = False
+
+
+def install(ip: Any, kernel: Any = None) -> None:
+    """Wire coopshell into the IPython shell ``ip`` (idempotent).
+
+    ``kernel`` is the ipykernel ``Kernel`` when there is one (default:
+    ``ip.kernel`` if it exists); its asyncio loop must already exist.
+    """
+    if getattr(ip, "_coopshell_installed", None) is not None:
+        return
+    state = _Installed()
+    state.interactive = _monkey.INTERACTIVE
+    _monkey.INTERACTIVE = True
+    if kernel is None:
+        kernel = getattr(ip, "kernel", None)
+    state.kernel = kernel
+    _register_magics(ip, state, html=kernel is not None)
+    _register_formatters(ip, state)
+    if kernel is not None:
+        loop = kernel.io_loop.asyncio_loop
+        state.bridge = _bridge.attach(loop)
+    else:
+        _install_terminal(ip, state)
+    wake = _wake_after_cell
+    ip.events.register("post_run_cell", wake)
+    state.events.append(("post_run_cell", wake))
+    ip._coopshell_installed = state
+
+
+def uninstall(ip: Any) -> None:
+    """Undo :func:`install` on ``ip``."""
+    state = getattr(ip, "_coopshell_installed", None)
+    if state is None:
+        return
+    ip._coopshell_installed = None
+    for event, cb in state.events:
+        try:
+            ip.events.unregister(event, cb)
+        except ValueError:
+            pass
+    if state.bridge is not None:
+        state.bridge.detach()
+    if state.gui:
+        if getattr(ip, "active_eventloop", None) == INPUTHOOK_NAME:
+            ip.enable_gui(None)
+    if state.sigint is not None and _signal.getsignal(_signal.SIGINT) is greenlet_aware_sigint:
+        _signal.signal(_signal.SIGINT, state.sigint)
+    for fmt, key, old in state.formatters:
+        try:
+            if isinstance(key, tuple):
+                fmt.deferred_printers.pop(key, None)
+                fmt.type_printers.pop(_resolve(key), None)
+            else:
+                fmt.pop(key, None)
+            if old is not None:
+                if isinstance(key, tuple):
+                    fmt.for_type_by_name(key[0], key[1], old)
+                else:
+                    fmt.for_type(key, old)
+        except Exception:
+            pass
+    magics = ip.magics_manager.magics["line"]
+    for name in state.magics:
+        magics.pop(name, None)
+    _monkey.INTERACTIVE = state.interactive
+
+
+# -- interrupts --------------------------------------------------------------------
+
+def greenlet_aware_sigint(signum: int, frame: Any) -> None:
+    """SIGINT handler: ``KeyboardInterrupt`` for the foreground (main greenlet) only.
+
+    Python runs signal handlers in whatever greenlet is current. In the main
+    greenlet this raises as the default handler does. Anywhere else the main
+    greenlet is parked in the hub (a ``join`` or ``sleep`` in a cell), and
+    raising here would kill a background greenlet or break into the loop's
+    bookkeeping; so the interrupt is queued as a thread-safe hub callback
+    (which also wakes a blocking poll) that throws it into the main greenlet.
+    """
+    hub = get_hub_if_exists()
+    cur = _raw_getcurrent()
+    if hub is None or cur is hub.parent or hub.dead or hub.loop.closed:
+        raise KeyboardInterrupt
+    hub.loop.run_callback_threadsafe(_throw_into_main, hub, KeyboardInterrupt)
+
+
+def _throw_into_main(hub: Any, exc_type: type) -> None:
+    hub.parent.throw(exc_type())
+
+
+def main_is_parked(hub: Any) -> bool:
+    """True when the main greenlet is blocked in the hub (not running a bridge pass)."""
+    if _raw_getcurrent() is hub.parent:
+        return False
+    b = _bridge.get_bridge(hub)
+    return not (b is not None and b._in_pass)
+
+
+# -- magics ------------------------------------------------------------------------
+
+def _register_magics(ip: Any, state: _Installed, html: bool) -> None:
+    try:  # TEMP until magics.py lands
+        from . import magics as _magics
+    except ImportError:
+        return
+
+    for name in MAGIC_NAMES:
+        fn = _make_magic(_magics, name, html)
+        ip.register_magic_function(fn, "line", name)
+        state.magics.append(name)
+
+
+def _make_magic(magics: Any, name: str, rich: bool) -> Callable[[str], None]:
+    def line_magic(line: str = "") -> None:
+        try:
+            if rich and name == "greenlets" and not line.strip():
+                _display_html(greenlet_table_html(magics.live_greenlets()))
+                return
+            if rich and name == "joinall":
+                _joinall_with_progress(magics, line)
+                return
+            out = magics.run_magic(f"{name} {line}".strip())
+        except magics.MagicError as exc:
+            print(f"%{name}: {exc}", file=sys.stderr)
+            return
+        if out:
+            print(out)
+
+    line_magic.__name__ = name
+    line_magic.__doc__ = getattr(getattr(magics, name, None), "__doc__", None) or \
+        f"coopshell %{name}: see %{name} --help."
+    return line_magic
+
+
+def _display_html(text: str) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(text))
+
+
+def _joinall_with_progress(magics: Any, line: str) -> None:
+    """``%joinall`` in Jupyter: the same wait, with a live "k of n finished" display."""
+    from IPython.display import HTML, display
+
+    targets, timeout = magics.joinall_targets(line)
+    total = len(targets)
+    if total == 0:
+        print("no greenlets to join")
+        return
+    handle = display(HTML(_progress_html(0, total, 0.0)), display_id=True)
+    start = _monotonic()
+    done = 0
+    last = 0.0
+    for _ in _iwait(targets, timeout):
+        done += 1
+        now = _monotonic()
+        if now - last > 0.1 or done == total:
+            last = now
+            handle.update(HTML(_progress_html(done, total, now - start)))
+    elapsed = _monotonic() - start
+    handle.update(HTML(_progress_html(done, total, elapsed)))
+    failed = [g for g in targets if g.dead and g.exception is not None]
+    summary = f"joined {done} of {total} greenlet(s) in {elapsed:.2f} s"
+    if done < total:
+        summary += f"; {total - done} still running after the {timeout} s timeout"
+    if failed:
+        summary += f"; {len(failed)} failed"
+    print(summary)
+
+
+def _iwait(targets, timeout):
+    from ..greenlet import iwait
+
+    return iwait(targets, timeout)
+
+
+def _progress_html(done: int, total: int, elapsed: float) -> str:
+    pct = 100.0 * done / total if total else 100.0
+    return (f'<div class="coopshell-joinall"><progress value="{done}" max="{total}" '
+            f'style="width:20em"></progress> {done}/{total} finished '
+            f'({pct:.0f} %, {elapsed:.2f} s)</div>')
+
+
+# -- HTML formatters ------------------------------------------------------------------
+
+_TABLE_STYLE = "border-collapse:collapse;font-family:monospace;font-size:90%"
+
+
+def _greenlet_row(g: Greenlet, now: float) -> str:
+    e = html.escape
+    age = now - getattr(g, "spawn_time", now)
+    try:
+        func = g._formatinfo()
+    except Exception:
+        func = "?"
+    state = g.state
+    exc = g.exception
+    if exc is not None:
+        state += f": {type(exc).__name__}"
+    return (f"<tr><td>{g.minimal_ident}</td><td>{e(g.name)}</td><td>{e(func)}</td>"
+            f"<td>{e(state)}</td><td>{age:.1f} s</td></tr>")
+
+
+def greenlet_table_html(greenlets: Any, caption: str | None = None) -> str:
+    """An HTML table (id, name, function, state, age) of ``greenlets``."""
+    now = _monotonic()
+    rows = "".join(_greenlet_row(g, now) for g in greenlets if isinstance(g, Greenlet))
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    if not rows:
+        rows = '<tr><td colspan="5"><i>no greenlets</i></td></tr>'
+    return (f'<table class="coopshell-greenlets" style="{_TABLE_STYLE}">{cap}'
+            "<thead><tr><th>id</th><th>name</th><th>function</th><th>state</th>"
+            f"<th>age</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _greenlet_html(g: Greenlet) -> str:
+    return greenlet_table_html([g])
+
+
+def _group_html(group: Any) -> str:
+    members = list(group)
+    size = getattr(group, "size", None)
+    what = type(group).__name__
+    cap = f"{what}: {len(members)} greenlet(s)"
+    if size is not None:
+        cap += f", size {size}, {getattr(group, 'free_count', lambda: '?')()} free"
+    return greenlet_table_html(members, cap)
+
+
+# (module, class name) of types rendered as tables; resolved lazily by IPython.
+_DEFERRED = (("coopshell.pool", "Group", _group_html), ("coopshell.pool", "Pool", _group_html))
+
+
+def _register_formatters(ip: Any, state: _Installed) -> None:
+    fmt = ip.display_formatter.formatters.get("text/html")
+    if fmt is None:
+        return
+    old = fmt.for_type(Greenlet, _greenlet_html)
+    state.formatters.append((fmt, Greenlet, old))
+    for mod, name, fn in _DEFERRED:
+        key = (mod, name)
+        cls = _resolve(key)
+        if cls is not None:
+            old = fmt.for_type(cls, fn)
+            state.formatters.append((fmt, cls, old))
+        else:
+            old = fmt.for_type_by_name(mod, name, fn)
+            state.formatters.append((fmt, key, old))
+
+
+def _resolve(key):
+    mod = sys.modules.get(key[0])
+    return getattr(mod, key[1], None) if mod is not None else None
+
+
+# -- running the hub while idle ---------------------------------------------------------
+
+def _wake_after_cell(*args: Any) -> None:
+    # A cell may have spawned greenlets without blocking: make sure a pass follows.
+    b = _bridge.get_bridge()
+    if b is not None and b.attached:
+        b.wake()
+
+
+def _install_terminal(ip: Any, state: _Installed) -> None:
+    from IPython.terminal import pt_inputhooks
+
+    pt_inputhooks.register(INPUTHOOK_NAME, inputhook)
+    if getattr(ip, "active_eventloop", None) in (None, INPUTHOOK_NAME):
+        ip.enable_gui(INPUTHOOK_NAME)
+        state.gui = True
+    else:
+        print(f"coopshell: %gui {ip.active_eventloop} is active; greenlets run only while "
+              f"a cell blocks (run %gui, then %gui {INPUTHOOK_NAME})", file=sys.stderr)
+    # ``await`` cells run on IPython's own asyncio loop: let it drive the hub too.
+    try:
+        from IPython.core.async_helpers import get_asyncio_loop
+
+        state.bridge = _bridge.attach(get_asyncio_loop())
+    except Exception:  # pragma: no cover - a host without an asyncio loop
+        state.bridge = None
+    old = _signal.getsignal(_signal.SIGINT)
+    if old is _default_int_handler:
+        _signal.signal(_signal.SIGINT, greenlet_aware_sigint)
+        state.sigint = old
+
+
+def inputhook(context: Any) -> None:
+    """prompt_toolkit input hook: run the hub until the terminal has input.
+
+    Sleeps in ``poll()`` on the terminal fd and the hub loop's fd, with the
+    hub's next timer deadline as timeout; each wakeup runs one non-blocking
+    hub pass. Returns as soon as input is ready.
+    """
+    hub = get_hub()
+    hl = hub.loop
+    if hub.dead or hl.closed or _poll is None:
+        return
+    in_fd = context.fileno()
+    poller = _poll()
+    poller.register(in_fd, _POLLIN)
+    poller.register(hl.fileno(), _POLLIN)
+    ready, threadsafe, dirty = hl._ready, hl._threadsafe, hl._dirty
+    while True:
+        if ready or threadsafe or dirty:
+            timeout: int | None = 0
+        else:
+            deadline = hl.next_deadline()
+            if deadline is None:
+                timeout = None
+            else:
+                delay = deadline - _monotonic()
+                timeout = 0 if delay <= 0 else int(delay * 1000) + 1
+        try:
+            events = poller.poll(timeout)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries
+            events = ()
+        if context.input_is_ready() or any(fd == in_fd for fd, _ in events):
+            return
+        if hub.dead or hl.closed:
+            return
+        try:
+            hub.run_nowait()
+        except KeyboardInterrupt:
+            hub.exception_stream.write("KeyboardInterrupt\n")
