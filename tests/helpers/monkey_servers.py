@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import http.server
 import socketserver
+import sys
 import threading
 import time
 import xmlrpc.server
 
-__all__ = ["DELAY", "start_http", "start_smtp", "start_xmlrpc", "Servers"]
+__all__ = ["DELAY", "start_http", "start_https", "start_smtp", "start_xmlrpc", "Servers"]
 
 DELAY = 0.5
 
@@ -81,6 +82,16 @@ class _XMLRPCServer(socketserver.ThreadingMixIn, xmlrpc.server.SimpleXMLRPCServe
     request_queue_size = 128
 
 
+def _quiet_handle_error(self, request, client_address):
+    # Clients of killed scenarios hang up mid-answer: not worth a traceback.
+    if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        socketserver.BaseServer.handle_error(self, request, client_address)
+
+
+for _cls in (_ThreadingHTTPServer, _ThreadingTCPServer, _XMLRPCServer):
+    _cls.handle_error = _quiet_handle_error
+
+
 def _serve(server):
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
@@ -125,3 +136,31 @@ class Servers:
         for s in (self.http, self.smtp, self.xmlrpc):
             s.shutdown()
             s.server_close()
+
+
+def start_https(cert_dir):
+    """An HTTPS version of the slow HTTP server, with a trustme CA; returns
+    (server, ca_pem_path)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca_path = f"{cert_dir}/ca.pem"
+    ca.cert_pem.write_to_path(ca_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+
+    class _TLSServer(_ThreadingHTTPServer):
+        def get_request(self):
+            sock, addr = super().get_request()
+            return ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    class _TLSHandler(_HTTPHandler):
+        def setup(self):
+            self.request.settimeout(10)
+            self.request.do_handshake()
+            super().setup()
+
+    return _serve(_TLSServer(("127.0.0.1", 0), _TLSHandler)), ca_path
