@@ -26,6 +26,7 @@ formatters registered here for those types, not methods on the classes.
 from __future__ import annotations
 
 import html
+import re
 import select as _select
 import signal as _signal
 import sys
@@ -69,7 +70,7 @@ class _Installed:
     """What :func:`install` changed in one shell, so :func:`uninstall` can undo it."""
 
     __slots__ = ("bridge", "kernel", "magics", "formatters", "events", "gui", "sigint",
-                 "interactive")
+                 "interactive", "tracking")
 
     def __init__(self) -> None:
         self.bridge: _bridge.Bridge | None = None
@@ -80,6 +81,7 @@ class _Installed:
         self.gui = False
         self.sigint: Any = None
         self.interactive = False
+        self.tracking = False    # we turned on the magics' greenlet registry
 
 
 def install(ip: Any, kernel: Any = None) -> None:
@@ -144,6 +146,10 @@ def uninstall(ip: Any) -> None:
     magics = ip.magics_manager.magics["line"]
     for name in state.magics:
         magics.pop(name, None)
+    if state.tracking:
+        from . import magics as _magics
+
+        _magics.disable_tracking()
     _monkey.INTERACTIVE = state.interactive
 
 
@@ -181,11 +187,13 @@ def main_is_parked(hub: Any) -> bool:
 # -- magics ------------------------------------------------------------------------
 
 def _register_magics(ip: Any, state: _Installed, html: bool) -> None:
-    try:  # TEMP until magics.py lands
-        from . import magics as _magics
-    except ImportError:
-        return
+    from . import magics as _magics
 
+    from .. import greenlet as _greenlet_mod
+
+    if _magics._observe not in _greenlet_mod._spawn_observers:
+        _magics.enable_tracking()
+        state.tracking = True
     for name in MAGIC_NAMES:
         fn = _make_magic(_magics, name, html)
         ip.register_magic_function(fn, "line", name)
@@ -195,22 +203,23 @@ def _register_magics(ip: Any, state: _Installed, html: bool) -> None:
 def _make_magic(magics: Any, name: str, rich: bool) -> Callable[[str], None]:
     def line_magic(line: str = "") -> None:
         try:
-            if rich and name == "greenlets" and not line.strip():
-                _display_html(greenlet_table_html(magics.live_greenlets()))
+            if rich and name == "greenlets" and all(a in ("-a", "--all") for a in line.split()):
+                gs = magics.tracked(include_finished=bool(line.split()))
+                _display_html(greenlet_table_html(gs))
                 return
             if rich and name == "joinall":
                 _joinall_with_progress(magics, line)
                 return
-            out = magics.run_magic(f"{name} {line}".strip())
+            out = magics.run_magic(f"{name} {line}")
         except magics.MagicError as exc:
-            print(f"%{name}: {exc}", file=sys.stderr)
+            print(str(exc), file=sys.stderr)
             return
         if out:
             print(out)
 
     line_magic.__name__ = name
-    line_magic.__doc__ = getattr(getattr(magics, name, None), "__doc__", None) or \
-        f"coopshell %{name}: see %{name} --help."
+    doc = getattr(magics.MAGICS.get(name), "__doc__", None)
+    line_magic.__doc__ = doc or f"coopshell %{name}"
     return line_magic
 
 
@@ -220,47 +229,36 @@ def _display_html(text: str) -> None:
     display(HTML(text))
 
 
+_PROGRESS = re.compile(r"(\d+)/(\d+) done")
+
+
+def _progress_html(text: str) -> str:
+    m = _PROGRESS.search(text)
+    bar = ""
+    if m is not None:
+        bar = (f'<progress value="{m.group(1)}" max="{m.group(2)}" style="width:16em">'
+               "</progress> ")
+    return f'<div class="coopshell-joinall">{bar}{html.escape(text)}</div>'
+
+
 def _joinall_with_progress(magics: Any, line: str) -> None:
-    """``%joinall`` in Jupyter: the same wait, with a live "k of n finished" display."""
+    """``%joinall`` in Jupyter: the same wait, with a live progress bar."""
     from IPython.display import HTML, display
 
-    targets, timeout = magics.joinall_targets(line)
-    total = len(targets)
-    if total == 0:
-        print("no greenlets to join")
-        return
-    handle = display(HTML(_progress_html(0, total, 0.0)), display_id=True)
-    start = _monotonic()
-    done = 0
-    last = 0.0
-    for _ in _iwait(targets, timeout):
-        done += 1
-        now = _monotonic()
-        if now - last > 0.1 or done == total:
-            last = now
-            handle.update(HTML(_progress_html(done, total, now - start)))
-    elapsed = _monotonic() - start
-    handle.update(HTML(_progress_html(done, total, elapsed)))
-    failed = [g for g in targets if g.dead and g.exception is not None]
-    summary = f"joined {done} of {total} greenlet(s) in {elapsed:.2f} s"
-    if done < total:
-        summary += f"; {total - done} still running after the {timeout} s timeout"
-    if failed:
-        summary += f"; {len(failed)} failed"
-    print(summary)
+    handle = None
 
+    def progress(text: str) -> None:
+        nonlocal handle
+        if handle is None:
+            handle = display(HTML(_progress_html(text)), display_id=True)
+        else:
+            handle.update(HTML(_progress_html(text)))
 
-def _iwait(targets, timeout):
-    from ..greenlet import iwait
-
-    return iwait(targets, timeout)
-
-
-def _progress_html(done: int, total: int, elapsed: float) -> str:
-    pct = 100.0 * done / total if total else 100.0
-    return (f'<div class="coopshell-joinall"><progress value="{done}" max="{total}" '
-            f'style="width:20em"></progress> {done}/{total} finished '
-            f'({pct:.0f} %, {elapsed:.2f} s)</div>')
+    out = magics.run_magic(f"joinall {line}", progress=progress)
+    if handle is not None and out:
+        handle.update(HTML(_progress_html(out)))
+    if out:
+        print(out)
 
 
 # -- HTML formatters ------------------------------------------------------------------
@@ -275,10 +273,12 @@ def _greenlet_row(g: Greenlet, now: float) -> str:
         func = g._formatinfo()
     except Exception:
         func = "?"
-    state = g.state
-    exc = g.exception
-    if exc is not None:
-        state += f": {type(exc).__name__}"
+    try:
+        from .magics import describe_state
+
+        state = describe_state(g)
+    except Exception:
+        state = g.state
     return (f"<tr><td>{g.minimal_ident}</td><td>{e(g.name)}</td><td>{e(func)}</td>"
             f"<td>{e(state)}</td><td>{age:.1f} s</td></tr>")
 

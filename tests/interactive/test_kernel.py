@@ -201,3 +201,59 @@ def test_shutdown_and_restart_kill_greenlets_quietly(tmp_path):
     errlog.seek(0)
     err = errlog.read()
     assert "Traceback" not in err and "GreenletExit" not in err, err
+
+
+def test_monkey_on_off_cycles_keep_the_kernel_working(k):
+    for cycle in range(3):
+        r = k.ok("%monkey")
+        assert "time" in r.stream(), r.stream()
+        assert k.ok("import coopshell.monkey as _m; _m.is_module_patched('time')").text == "True"
+        # patched time.sleep cooperates: five 0.2 s sleeps in greenlets take ~0.2 s
+        r = k.ok("t0 = time.monotonic()\n"
+                 "co.joinall([co.spawn(time.sleep, 0.2) for _ in range(5)], timeout=5)\n"
+                 "time.monotonic() - t0 < 0.8")
+        assert r.text == "True"
+        n = 50 if cycle == 0 else 5
+        for i in range(n):
+            r = k.ok(f"print('out', {i}); sys.stdout.flush()\n"
+                     f"sys.stderr.write('err {i}\\n'); sys.stderr.flush()", timeout=10)
+            assert r.stream("stdout") == f"out {i}\n"
+            assert r.stream("stderr") == f"err {i}\n"
+        # a background greenlet's print, flushed after the cell, still arrives
+        a = k.ok(f"co.spawn_later(0.1, print, 'late {cycle}', flush=True)")
+        k.wait_for(lambda: any(m["parent_header"]["msg_id"] == a.msg_id
+                               for m in k.streams(f"late {cycle}")), 10, "late print")
+        r = k.ok("%monkey off")
+        assert "unpatched" in r.stream()
+        r = k.ok("import threading, socket, time as _t, coopshell.monkey as _m\n"
+                 "(_m.is_module_patched('time'), _t.sleep.__module__, _m.saved() == {})")
+        assert r.text == "(False, 'time', True)", r.text
+    r = k.ok("t0 = time.monotonic()\n"
+             "co.joinall([co.spawn(co.sleep, 0.1) for _ in range(5)])\n"
+             "time.monotonic() - t0 < 0.8")
+    assert r.text == "True"
+
+
+def test_greenlets_magic_renders_html_and_kill(k):
+    k.ok("named = co.spawn(co.sleep, 60); named.name = 'sleepy-one'; co.sleep(0)")
+    r = k.ok("%greenlets")
+    html = r.data("text/html")
+    assert html and "<table" in html[0] and "sleepy-one" in html[0], r.messages
+    assert "sleep(60)" in html[0]
+    ident = k.ok("named.minimal_ident").text
+    r = k.ok(f"%kill {ident}")
+    assert "killed 1" in r.stream()
+    assert k.ok("named.dead").text == "True"
+    r = k.ok("%kill nonsense")
+    assert "not a greenlet ID" in r.stream("stderr")
+
+
+def test_joinall_magic_shows_progress(k):
+    k.ok("%kill all")   # %joinall waits for every live greenlet of the session
+    r = k.ok("jobs = [co.spawn(co.sleep, 0.05 * i) for i in range(12)]\n%joinall 5")
+    html = r.data("text/html")
+    assert html and "<progress" in html[0], r.messages
+    updates = [m for m in r.messages if m["msg_type"] == "update_display_data"]
+    assert updates and "12/12 done" in updates[-1]["content"]["data"]["text/html"]
+    assert "12/12 done" in r.stream()
+    assert k.ok("all(j.dead for j in jobs)").text == "True"
