@@ -1,0 +1,132 @@
+"""Greenlet-local storage: ``threading.local`` where each greenlet is a thread.
+
+``local()`` objects hold a separate attribute dict per greenlet, created on
+the greenlet's first access; a subclass's ``__init__`` runs again, with the
+constructor's arguments, in each greenlet that touches the object.
+
+Differs from the stdlib (and from a naive port):
+
+- The key is ``coopshell.getcurrent()``: the Greenlet, not the worker
+  greenlet running it (workers run Greenlet after Greenlet, and each must
+  start with empty locals). The main greenlet and the hub have their own.
+- A Greenlet's dicts are dropped as soon as it finishes (by a link), not
+  when its handle is garbage collected; other greenlets' dicts go with the
+  greenlet (a weak reference). A dropped ``local`` frees every greenlet's dict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from weakref import ref as _weakref
+
+from greenlet import getcurrent as _getcurrent
+
+from .greenlet import Greenlet, _Worker
+
+__all__ = ["local"]
+
+_oga = object.__getattribute__
+_osa = object.__setattr__
+_oda = object.__delattr__
+
+
+class _LocalImpl:
+    """The per-greenlet dicts of one ``local`` object.
+
+    ``dicts`` maps ``id(key)`` to ``(weakref to key, dict)``. An entry leaves
+    when its key finishes (Greenlet link) or dies (weakref callback): the id
+    cannot be reused before either happens.
+    """
+
+    __slots__ = ("dicts", "args", "kwargs", "__weakref__")
+
+    def __init__(self, args, kwargs):
+        self.dicts: dict[int, tuple[Any, dict]] = {}
+        self.args = args
+        self.kwargs = kwargs
+
+    def create_dict(self, key):
+        """A new, empty dict for ``key``, cleaned up when ``key`` is done."""
+        d: dict[str, Any] = {}
+        idk = id(key)
+        wrimpl = _weakref(self)
+
+        def drop(_ignored, idk=idk, wrimpl=wrimpl):
+            impl = wrimpl()
+            if impl is not None:
+                impl.dicts.pop(idk, None)
+
+        try:
+            wrkey = _weakref(key, drop)
+        except TypeError:  # pragma: no cover - every greenlet type supports weakrefs
+            wrkey = None
+        self.dicts[idk] = (wrkey, d)
+        if isinstance(key, Greenlet):
+            key.rawlink(drop)
+        return d
+
+
+def _current_key():
+    g = _getcurrent()
+    if type(g) is _Worker:
+        task = g.task
+        if task is not None:
+            return task
+    return g
+
+
+def _get_dict(self):
+    """The calling greenlet's dict, installed as ``self.__dict__``; created
+    (and ``__init__`` run) on first use."""
+    impl = _oga(self, "_local__impl")
+    key = _current_key()
+    entry = impl.dicts.get(id(key))
+    if entry is not None:
+        d = entry[1]
+        _set_dict(self, d)
+        return d
+    d = impl.create_dict(key)
+    _set_dict(self, d)
+    cls = type(self)
+    if cls.__init__ is not object.__init__:
+        cls.__init__(self, *impl.args, **impl.kwargs)
+    return d
+
+
+class local:
+    """An object whose attributes are separate in each greenlet."""
+
+    __slots__ = ("_local__impl", "__dict__", "__weakref__")
+
+    def __new__(cls, /, *args: Any, **kwargs: Any):
+        if (args or kwargs) and cls.__init__ is object.__init__:
+            raise TypeError("Initialization arguments are not supported: local() takes none "
+                            "unless a subclass defines __init__")
+        self = object.__new__(cls)
+        impl = _LocalImpl(args, kwargs)
+        _osa(self, "_local__impl", impl)
+        # The creating greenlet's dict; Python calls __init__ on it next.
+        _set_dict(self, impl.create_dict(_current_key()))
+        return self
+
+    def __getattribute__(self, name: str) -> Any:
+        _get_dict(self)
+        return _oga(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "__dict__":
+            raise AttributeError(f"{type(self).__name__!r} object attribute '__dict__' is read-only")
+        _get_dict(self)
+        _osa(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name == "__dict__":
+            raise AttributeError(f"{type(self).__name__!r} object attribute '__dict__' is read-only")
+        _get_dict(self)
+        _oda(self, name)
+
+    def __reduce__(self):
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object (greenlet-local)")
+
+
+_set_dict = local.__dict__["__dict__"].__set__

@@ -1,0 +1,698 @@
+"""Queues between greenlets: the stdlib's ``queue`` module, cooperative.
+
+``Queue``, ``LifoQueue``, ``PriorityQueue`` and ``SimpleQueue`` block the
+calling greenlet, never the thread. ``Channel`` is a rendezvous: ``put`` waits
+until a ``get`` takes the item.
+
+Differs from the stdlib (and follows gevent):
+
+- ``Queue(maxsize=None)`` is unbounded; ``Queue(0)`` is unbounded too, with a
+  ``DeprecationWarning`` (it used to mean a channel: use ``Channel``).
+- ``SimpleQueue`` takes ``maxsize`` and has ``peek``; ``Queue`` adds
+  ``task_done``/``join`` (with a ``timeout``) and ``shutdown``.
+  ``JoinableQueue`` is an alias of ``Queue``.
+- ``peek()``/``peek_nowait()`` return the next item without removing it.
+- Iterating a queue gets items until one *is* ``StopIteration``.
+- Queues are always true (``len()`` is the size).
+- Waiting getters and putters are served in arrival order, and a new caller
+  does not barge past greenlets already waiting.
+- Subclasses cannot override the stdlib's ``_put``/``_get``/``_qsize`` hooks.
+
+``get``/``put`` with a timeout raise ``Empty``/``Full`` (not ``Timeout``);
+after ``shutdown()`` they raise ``ShutDown`` (Python 3.13 semantics, on
+every Python).
+"""
+
+from __future__ import annotations
+
+import queue as _std_queue
+import reprlib
+import types
+import warnings
+from collections import deque
+from functools import partial
+from heapq import heapify, heappop, heappush
+from operator import index as _index
+from typing import Any, Iterable
+
+from greenlet import getcurrent as _getcurrent
+
+from ._core.exceptions import BlockingSwitchOutError, InvalidSwitchError
+from ._core.hub import BLOCKING_MESSAGE, TIMED_OUT, get_hub
+from ._core.waiter import Linkable, check_timeout
+
+__implements__ = ["Queue", "LifoQueue", "PriorityQueue", "SimpleQueue"]
+__extensions__ = ["JoinableQueue", "Channel"]
+#: The stdlib's exceptions, passed through (``ShutDown`` is ours before 3.13).
+__imports__ = ["Empty", "Full"] + (["ShutDown"] if hasattr(_std_queue, "ShutDown") else [])
+
+Empty = _std_queue.Empty
+Full = _std_queue.Full
+
+if hasattr(_std_queue, "ShutDown"):
+    ShutDown = _std_queue.ShutDown
+else:
+    class ShutDown(Exception):  # type: ignore[no-redef]
+        """Raised by put/get on a queue that was shut down (queue.ShutDown
+        of Python 3.13, for older Pythons)."""
+    __extensions__.append("ShutDown")
+
+__all__ = __implements__ + __imports__ + __extensions__
+
+_repr = reprlib.Repr()
+_repr.maxlist = _repr.maxother = 6
+
+
+def _check_maxsize(maxsize, warn_depth):
+    """None or int; <= 0 means unbounded (0 with a warning, like gevent)."""
+    if maxsize is None:
+        return None
+    try:
+        maxsize = _index(maxsize)
+    except TypeError:
+        raise TypeError(f"maxsize must be None or an int, got {maxsize!r}") from None
+    if maxsize <= 0:
+        if maxsize == 0:
+            warnings.warn("Queue(0) now equivalent to Queue(None); if you want a channel, use Channel",
+                          DeprecationWarning, stacklevel=warn_depth + 1)
+        return None
+    return maxsize
+
+
+class SimpleQueue:
+    """A FIFO queue of items for greenlets, optionally bounded by ``maxsize``.
+
+    Hot path notes: a getter or putter that must wait appends its own raw
+    ``switch`` to ``getters``/``putters`` and switches to the hub; the other
+    side makes room or adds an item and schedules ``_unlock`` (once, however
+    many operations come before it runs), which switches the waiters in
+    order while they can proceed. Each woken waiter runs before the next is
+    considered, so an item or a free slot is never promised twice, and a
+    waiter that times out or is killed just removes its ``switch``.
+    """
+
+    __slots__ = ("queue", "_maxsize", "_limit", "getters", "putters", "hub", "_unlock_pending",
+                 "is_shutdown", "unfinished_tasks", "_all_done", "_put_item", "_get_item",
+                 "_unlock_cb", "__weakref__")
+
+    #: Index of the next item for ``peek`` (-1 for LIFO).
+    _peek_index = 0
+
+    __class_getitem__ = classmethod(types.GenericAlias)
+
+    def __init__(self, maxsize: int | None = None, items: Iterable[Any] = (), _warn_depth: int = 2):
+        self._maxsize = _check_maxsize(maxsize, _warn_depth)
+        # The hot paths test one int: -1 unbounded, 0 shut down, > 0 bound.
+        self._limit = -1 if self._maxsize is None else self._maxsize
+        self.getters: deque = deque()
+        self.putters: deque = deque()
+        self.hub: Any = None
+        self._unlock_pending = False
+        self.is_shutdown = False
+        self.unfinished_tasks = 0
+        self._all_done: Any = None
+        # Made once: scheduling a wakeup allocates nothing (costs a cycle, so
+        # a dropped queue is freed by the gc rather than at once).
+        self._unlock_cb = (self._unlock, ())
+        self._init(items)
+
+    def _init(self, items):
+        q = self.queue = deque(items)
+        self._put_item = q.append
+        self._get_item = q.popleft
+
+    # -- size --------------------------------------------------------------------
+
+    @property
+    def maxsize(self) -> int | None:
+        """The bound, or None if unbounded. Raising it wakes waiting putters."""
+        return self._maxsize
+
+    @maxsize.setter
+    def maxsize(self, value: int | None) -> None:
+        self._maxsize = _check_maxsize(value, 2)
+        if not self.is_shutdown:
+            self._limit = -1 if self._maxsize is None else self._maxsize
+        if self.putters:
+            self._schedule_unlock()
+
+    def qsize(self) -> int:
+        return len(self.queue)
+
+    def __len__(self) -> int:
+        return len(self.queue)
+
+    def __bool__(self) -> bool:
+        """Always true, as in gevent (use ``empty()`` or ``len()``)."""
+        return True
+
+    def empty(self) -> bool:
+        return not self.queue
+
+    def full(self) -> bool:
+        """True if ``put`` would block (never for an unbounded queue)."""
+        m = self._maxsize
+        return m is not None and len(self.queue) >= m
+
+    # -- put -----------------------------------------------------------------------
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Add ``item``; if the queue is full, wait up to ``timeout`` seconds
+        (forever if None) for room, else raise ``Full``. With ``block=False``
+        raise ``Full`` at once. Raises ``ShutDown`` after ``shutdown()``."""
+        lim = self._limit
+        if lim < 0 or (len(self.queue) < lim and not self.putters):
+            self._put_item(item)
+            self.unfinished_tasks += 1
+            if self.getters:
+                self._schedule_unlock()
+            return
+        self._put_slow(item, block, timeout)
+
+    def put_nowait(self, item: Any) -> None:
+        """``put(item, block=False)``: raise ``Full`` instead of waiting."""
+        self.put(item, False)
+
+    def _put_slow(self, item, block, timeout):
+        if self.is_shutdown:
+            raise ShutDown
+        q = self.queue
+        lim = self._limit
+        putters = self.putters
+        if len(q) < lim and (not putters or not block):
+            # Room, but others wait for it: only a non-blocking put takes it
+            # out of turn (raising Full while not full() would be stranger).
+            self._put_item(item)
+            self.unfinished_tasks += 1
+            if self.getters:
+                self._schedule_unlock()
+            return
+        if not block:
+            raise Full
+        cur = _getcurrent()
+        hub = self.hub
+        if hub is None:
+            hub = self.hub = get_hub()
+        if cur is hub:
+            raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+        if timeout is not None:
+            timeout = check_timeout(timeout)
+        sw = cur.switch
+        putters.append(sw)
+        if len(q) < lim:
+            self._schedule_unlock()
+        while True:
+            result = _park(hub, putters, sw, timeout)
+            if result is self:
+                if self.is_shutdown:
+                    raise ShutDown
+                if len(q) < self._limit or self._limit < 0:
+                    self._put_item(item)
+                    self.unfinished_tasks += 1
+                    if self.getters:
+                        self._schedule_unlock()
+                    return
+                putters.appendleft(sw)  # pragma: no cover - the notifier never does this
+                continue
+            _discard(putters, sw)
+            if result is TIMED_OUT:
+                raise Full
+            raise InvalidSwitchError(f"Invalid switch into {cur!r} in put() on {self!r}: got {result!r}")
+
+    # -- get -------------------------------------------------------------------------
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Remove and return the next item; if there is none, wait up to
+        ``timeout`` seconds (forever if None), else raise ``Empty``. With
+        ``block=False`` raise ``Empty`` at once. Raises ``ShutDown`` after
+        ``shutdown()`` once the queue is empty."""
+        if self.queue and not self.getters:
+            item = self._get_item()
+            if self.putters:
+                self._schedule_unlock()
+            return item
+        return self._get_slow(block, timeout, False)
+
+    def get_nowait(self) -> Any:
+        """``get(block=False)``: raise ``Empty`` instead of waiting."""
+        return self.get(False)
+
+    def peek(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Like ``get``, but leave the item in the queue."""
+        q = self.queue
+        if q and not self.getters:
+            return q[self._peek_index]
+        return self._get_slow(block, timeout, True)
+
+    def peek_nowait(self) -> Any:
+        return self.peek(False)
+
+    def _get_slow(self, block, timeout, peek):
+        q = self.queue
+        hub = self.hub
+        if hub is None:
+            hub = self.hub = get_hub()
+        cur = _getcurrent()
+        if not block or cur is hub or (self.is_shutdown and not q):
+            if q:
+                # A non-blocking get takes an item even while others wait for
+                # it, rather than raise Empty while qsize() > 0; the hub
+                # cannot wait at all.
+                return self._take(peek)
+            if self.is_shutdown:
+                raise ShutDown
+            if not block:
+                raise Empty
+            raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+        if timeout is not None:
+            timeout = check_timeout(timeout)
+        getters = self.getters
+        sw = cur.switch
+        getters.append(sw)
+        if q:
+            self._schedule_unlock()  # items, but others were first: make sure they are served
+        while True:
+            if timeout is None:
+                try:
+                    result = hub.switch()
+                except BaseException:
+                    _discard(getters, sw)
+                    raise
+            else:
+                result = _park(hub, getters, sw, timeout)
+            if result is self:
+                if q:
+                    if peek:
+                        return q[self._peek_index]
+                    item = self._get_item()
+                    if self.putters:
+                        self._schedule_unlock()
+                    return item
+                if self.is_shutdown:
+                    raise ShutDown
+                getters.appendleft(sw)  # pragma: no cover - the notifier never does this
+                continue
+            _discard(getters, sw)
+            if result is TIMED_OUT:
+                raise Empty
+            raise InvalidSwitchError(f"Invalid switch into {cur!r} in get() on {self!r}: got {result!r}")
+
+    def _take(self, peek):
+        if peek:
+            return self.queue[self._peek_index]
+        item = self._get_item()
+        if self.putters:
+            self._schedule_unlock()
+        return item
+
+    # -- waking waiters ----------------------------------------------------------------
+
+    def _schedule_unlock(self):
+        if not self._unlock_pending:
+            self._unlock_pending = True
+            hub = self.hub
+            if hub is None:
+                hub = self.hub = get_hub()
+            hub.loop._ready.append(self._unlock_cb)
+
+    def _unlock(self):
+        """In the hub: switch waiting getters while there are items, and
+        waiting putters while there is room (every waiter after shutdown).
+        Wakes at most as many waiters as were waiting when it started, then
+        reschedules itself, so busy waiters cannot starve the loop."""
+        self._unlock_pending = False
+        q = self.queue
+        getters = self.getters
+        putters = self.putters
+        budget = len(getters) + len(putters)
+        while True:
+            shut = self.is_shutdown
+            if getters and (q or shut):
+                if budget <= 0:
+                    break
+                budget -= 1
+                getters.popleft()(self)
+            elif putters and (shut or self._limit < 0 or len(q) < self._limit):
+                if budget <= 0:
+                    break
+                budget -= 1
+                putters.popleft()(self)
+            else:
+                return
+        self._schedule_unlock()
+
+    # -- iteration, copies -------------------------------------------------------------
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Any:
+        """The next item from ``get()``; stops at an item that is ``StopIteration``."""
+        result = self.get()
+        if result is StopIteration:
+            raise result
+        return result
+
+    def copy(self) -> SimpleQueue:
+        """A new queue of the same type, maxsize and items (no waiters)."""
+        return type(self)(self._maxsize, self.queue)
+
+    def statistics(self) -> dict[str, Any]:
+        """Size and waiters, for introspection."""
+        return {"qsize": len(self.queue), "maxsize": self._maxsize, "getters": len(self.getters),
+                "putters": len(self.putters), "unfinished_tasks": self.unfinished_tasks,
+                "shutdown": self.is_shutdown}
+
+    def _format(self):
+        parts = []
+        if self._maxsize is not None:
+            parts.append(f"maxsize={self._maxsize}")
+        if self.queue:
+            parts.append(f"queue={_repr.repr(self.queue)}")
+        if self.getters:
+            parts.append(f"getters[{len(self.getters)}]")
+        if self.putters:
+            parts.append(f"putters[{len(self.putters)}]")
+        if self.is_shutdown:
+            parts.append("shutdown")
+        return " ".join(parts)
+
+    def __repr__(self):
+        fmt = self._format()
+        return f"<{type(self).__name__} at {id(self):#x}{' ' + fmt if fmt else ''}>"
+
+
+class Queue(SimpleQueue):
+    """A SimpleQueue that counts unfinished tasks (``task_done``/``join``)
+    and can be shut down, like ``queue.Queue``."""
+
+    __slots__ = ()
+
+    def __init__(self, maxsize: int | None = None, items: Iterable[Any] = (),
+                 unfinished_tasks: int | None = None):
+        SimpleQueue.__init__(self, maxsize, items, _warn_depth=3)
+        self.unfinished_tasks = len(self.queue) if unfinished_tasks is None else unfinished_tasks
+
+    def copy(self) -> Queue:
+        return type(self)(self._maxsize, self.queue, self.unfinished_tasks)
+
+    def task_done(self) -> None:
+        """Mark one item taken by ``get()`` as processed; ``join()`` returns
+        once every item put has been marked. ``ValueError`` if called more
+        often than items were put."""
+        if self.unfinished_tasks <= 0:
+            raise ValueError("task_done() called too many times")
+        self.unfinished_tasks -= 1
+        if not self.unfinished_tasks:
+            done = self._all_done
+            if done is not None and done._links:
+                done._schedule_notify()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every item put was marked with ``task_done()``. Returns
+        False if ``timeout`` passed first."""
+        if not self.unfinished_tasks:
+            return True
+        timeout = check_timeout(timeout)
+        done = self._all_done
+        if done is None:
+            done = self._all_done = _AllTasksDone(self)
+        return done._wait(timeout) or not self.unfinished_tasks
+
+    def shutdown(self, immediate: bool = False) -> None:
+        """Make ``put`` raise ``ShutDown`` from now on, and ``get`` once the
+        queue is empty; wake every waiting getter and putter. With
+        ``immediate``, drop the items left (each counts as a ``task_done``)."""
+        self.is_shutdown = True
+        self._limit = 0  # every put takes the slow path, which raises ShutDown
+        if immediate:
+            q = self.queue
+            while q:
+                self._get_item()
+                if self.unfinished_tasks > 0:
+                    self.unfinished_tasks -= 1
+            done = self._all_done
+            if done is not None and done._links and not self.unfinished_tasks:
+                done._schedule_notify()
+        if self.getters or self.putters:
+            self._schedule_unlock()
+
+    def _format(self):
+        fmt = SimpleQueue._format(self)
+        if self.unfinished_tasks:
+            fmt += f" tasks={self.unfinished_tasks}"
+        return fmt.strip()
+
+
+#: gevent's older name; the same class.
+JoinableQueue = Queue
+
+
+class LifoQueue(Queue):
+    """A Queue that returns the most recently added item first."""
+
+    __slots__ = ()
+    _peek_index = -1
+
+    def _init(self, items):
+        q = self.queue = deque(items)
+        self._put_item = q.append
+        self._get_item = q.pop
+
+
+class PriorityQueue(Queue):
+    """A Queue that returns the lowest item first (``heapq`` order);
+    ``queue`` is the heap list."""
+
+    __slots__ = ()
+
+    def _init(self, items):
+        q = self.queue = list(items)
+        heapify(q)
+        self._put_item = partial(heappush, q)
+        self._get_item = partial(heappop, q)
+
+
+class _AllTasksDone(Linkable):
+    """What ``Queue.join`` waits on."""
+
+    __slots__ = ("_queue",)
+
+    def __init__(self, queue):
+        Linkable.__init__(self)
+        self._queue = queue
+
+    def ready(self) -> bool:
+        return not self._queue.unfinished_tasks
+
+
+class Channel:
+    """A rendezvous between greenlets: ``put`` waits until a ``get`` takes
+    the item, ``get`` waits until a ``put`` offers one; nothing is buffered.
+    (gevent's Channel; ``maxsize`` must be 1, as there.)"""
+
+    __slots__ = ("getters", "putters", "hub", "_handoff", "_accepted", "_unlock_pending",
+                 "__weakref__")
+
+    __class_getitem__ = classmethod(types.GenericAlias)
+
+    def __init__(self, maxsize: int = 1):
+        if maxsize != 1:
+            raise ValueError(f"Channels have a maxsize of 1 (they hold no items), got {maxsize!r}")
+        self.getters: deque = deque()    # switches of waiting getters
+        self.putters: deque = deque()    # _Offer of waiting putters
+        self.hub: Any = None
+        self._handoff: deque = deque()   # items given to getters being woken
+        self._accepted: deque = deque()  # switches of putters whose item was taken
+        self._unlock_pending = False
+
+    @property
+    def balance(self) -> int:
+        """Waiting putters minus waiting getters."""
+        return len(self.putters) - len(self.getters)
+
+    def qsize(self) -> int:
+        return 0
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return True
+
+    def empty(self) -> bool:
+        return True
+
+    def full(self) -> bool:
+        return True
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """Give ``item`` to a getter, waiting up to ``timeout`` seconds for one
+        to take it (``Full`` if none did). With ``block=False`` succeed only
+        if a getter is already waiting."""
+        cur = _getcurrent()
+        hub = self.hub
+        if hub is None:
+            hub = self.hub = get_hub()
+        if not block or cur is hub:
+            if len(self.getters) > len(self._handoff):
+                self._handoff.append(item)
+                if cur is hub:
+                    self.getters.popleft()(self)
+                else:
+                    self._schedule_unlock()
+                return
+            if block:
+                raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+            raise Full
+        if timeout is not None:
+            timeout = check_timeout(timeout)
+        offer = _Offer(item, cur.switch)
+        putters = self.putters
+        putters.append(offer)
+        if self.getters:
+            self._schedule_unlock()
+        try:
+            result = _park(hub, putters, offer, timeout)
+        except BaseException:
+            _discard(self._accepted, offer.switch)
+            raise
+        if result is self:
+            return
+        _discard(putters, offer)
+        if result is TIMED_OUT:
+            try:
+                self._accepted.remove(offer.switch)
+            except ValueError:
+                raise Full from None
+            return  # a getter took the item just before the timer fired
+        raise InvalidSwitchError(f"Invalid switch into {cur!r} in put() on {self!r}: got {result!r}")
+
+    def put_nowait(self, item: Any) -> None:
+        self.put(item, False)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Take an item from a putter, waiting up to ``timeout`` seconds for
+        one (``Empty`` if none came). With ``block=False`` succeed only if a
+        putter is already waiting."""
+        if not self.getters:
+            if self._handoff:
+                return self._handoff.popleft()
+            if self.putters:
+                offer = self.putters.popleft()
+                self._accepted.append(offer.switch)
+                self._schedule_unlock()
+                return offer.item
+        if not block:
+            raise Empty
+        cur = _getcurrent()
+        hub = self.hub
+        if hub is None:
+            hub = self.hub = get_hub()
+        if cur is hub:
+            raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+        if timeout is not None:
+            timeout = check_timeout(timeout)
+        getters = self.getters
+        sw = cur.switch
+        getters.append(sw)
+        if self.putters or self._handoff:
+            self._schedule_unlock()
+        result = _park(hub, getters, sw, timeout)
+        if result is self:
+            return self._handoff.popleft()
+        _discard(getters, sw)
+        if result is TIMED_OUT:
+            raise Empty
+        raise InvalidSwitchError(f"Invalid switch into {cur!r} in get() on {self!r}: got {result!r}")
+
+    def get_nowait(self) -> Any:
+        return self.get(False)
+
+    def _schedule_unlock(self):
+        if not self._unlock_pending:
+            self._unlock_pending = True
+            hub = self.hub
+            if hub is None:
+                hub = self.hub = get_hub()
+            hub.loop._ready.append((self._unlock, ()))
+
+    def _unlock(self):
+        """In the hub: pair waiting getters with offers, wake them, then
+        wake the putters whose items were taken (bounded like Queue's)."""
+        self._unlock_pending = False
+        getters = self.getters
+        putters = self.putters
+        handoff = self._handoff
+        accepted = self._accepted
+        budget = len(getters) + len(putters) + len(accepted)
+        while budget > 0:
+            budget -= 1
+            if getters and (handoff or putters):
+                if not handoff:
+                    offer = putters.popleft()
+                    handoff.append(offer.item)
+                    accepted.append(offer.switch)
+                getters.popleft()(self)
+            elif accepted:
+                accepted.popleft()(self)
+            else:
+                return
+        if accepted or (getters and (handoff or putters)):
+            self._schedule_unlock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Any:
+        result = self.get()
+        if result is StopIteration:
+            raise result
+        return result
+
+    def __repr__(self):
+        parts = ""
+        if self.getters:
+            parts += f" getters[{len(self.getters)}]"
+        if self.putters:
+            parts += f" putters[{len(self.putters)}]"
+        return f"<{type(self).__name__} at {id(self):#x}{parts}>"
+
+
+class _Offer:
+    """A waiting putter's item and wakeup (compared by identity)."""
+
+    __slots__ = ("item", "switch")
+
+    def __init__(self, item, switch):
+        self.item = item
+        self.switch = switch
+
+
+def _park(hub, waiters, registration, timeout):
+    """Switch to the hub until woken; return what we were switched with.
+    On an exception, remove ``registration`` from ``waiters`` and re-raise."""
+    if timeout is None:
+        try:
+            return hub.switch()
+        except BaseException:
+            _discard(waiters, registration)
+            raise
+    loop = hub.loop
+    sw = registration if not isinstance(registration, _Offer) else registration.switch
+    entry = loop._add_timer(timeout, sw, (TIMED_OUT,))
+    try:
+        return hub.switch()
+    except BaseException:
+        _discard(waiters, registration)
+        raise
+    finally:
+        if entry[2] is not None:
+            loop._cancel_timer(entry)
+
+
+def _discard(waiters, item):
+    try:
+        waiters.remove(item)
+    except ValueError:
+        pass
