@@ -75,6 +75,8 @@ _MISSING: Any = _Missing()
 _saved: dict[str, dict[str, Any]] = {}
 # (module name, global name, original, replacement) rebound by fix_references
 _fixed: list[tuple[str, str, Any, Any]] = []
+# True while patch_all runs the patch_X functions (they warn only when called directly)
+_collecting = False
 # stdlib module name -> callables that undo extra fix-ups (logging locks, ...)
 _undo_hooks: dict[str, list[Callable[[], None]]] = {}
 
@@ -116,6 +118,14 @@ _MODULES_OF = {
     "socket": ("socket",), "dns": ("socket",), "select": ("select",),
     "selectors": ("selectors",), "ssl": ("ssl",), "subprocess": ("subprocess",),
     "signal": ("signal",), "queue": ("queue",),
+}
+
+# gevent's patch_all flags that have no coopshell counterpart: accepted, reported.
+_GEVENT_ONLY = {
+    "sys": "not supported: sys.stdin/stdout/stderr stay as they are",
+    "builtins": "not needed on Python 3 (imports are already thread-safe)",
+    "contextvars": "not needed: every greenlet already runs in its own context",
+    "httplib": "not needed: http.client uses the patched socket",
 }
 
 # Modules that hold originals on purpose; stale_references() ignores them.
@@ -294,7 +304,7 @@ def patch_time() -> PatchReport:
     from ._core.hub import sleep
     report = PatchReport()
     _record(report, "time", ["sleep"] if _patch_item(_module("time"), "sleep", sleep) else [])
-    return report
+    return _done(report)
 
 
 def patch_socket(dns: bool = True, aggressive: bool = True) -> PatchReport:
@@ -309,18 +319,26 @@ def patch_socket(dns: bool = True, aggressive: bool = True) -> PatchReport:
     report = PatchReport()
     _check_busy(report, ["socket"])
     _record(report, "socket", patch_module("socket", source, items))
-    return report
+    return _done(report)
 
 
 def patch_dns() -> PatchReport:
     """Replace only the DNS look-ups of ``socket`` (``getaddrinfo``…)."""
     _check_thread()
-    source = _source("socket")
-    dns_names = getattr(source, "__dns__", _DNS_NAMES)
-    items = [n for n in source.__implements__ if n in dns_names]
+    try:
+        source = _source("socket")
+        dns_names = getattr(source, "__dns__", _DNS_NAMES)
+        items = [n for n in source.__implements__ if n in dns_names]
+    except MonkeyPatchError:
+        try:  # coopshell.resolver alone is enough for the look-ups
+            source = importlib.import_module("coopshell.resolver")
+        except ImportError as exc:
+            raise MonkeyPatchError(f"coopshell.resolver is not available ({exc}); "
+                                   f"DNS look-ups stay blocking") from None
+        items = [n for n in _DNS_NAMES if hasattr(source, n)]
     report = PatchReport()
     _record(report, "socket", patch_module("socket", source, items))
-    return report
+    return _done(report)
 
 
 def patch_ssl() -> PatchReport:
@@ -339,7 +357,7 @@ def patch_ssl() -> PatchReport:
         report.warnings.append(
             f"{len(old)} ssl.SSLContext object(s) created before patching still make blocking "
             f"sockets{where}; create new contexts, or pass fix_references=True")
-    return report
+    return _done(report)
 
 
 def patch_select(aggressive: bool = True) -> PatchReport:
@@ -353,7 +371,7 @@ def patch_select(aggressive: bool = True) -> PatchReport:
     if aggressive:
         names += _remove_unimplemented("select", source)
     _record(report, "select", names)
-    return report
+    return _done(report)
 
 
 def patch_selectors(aggressive: bool = True) -> PatchReport:
@@ -365,7 +383,7 @@ def patch_selectors(aggressive: bool = True) -> PatchReport:
     if aggressive:
         names += _remove_unimplemented("selectors", source)
     _record(report, "selectors", names)
-    return report
+    return _done(report)
 
 
 def patch_os() -> PatchReport:
@@ -419,7 +437,7 @@ def patch_thread(threading: bool = True, _threading_local: bool = True, Event: b
         _record(report, "_threading_local", patch_module("_threading_local", source, ["local"]))
     if logging and "logging" in sys.modules:
         _swap_logging_locks(report)
-    return report
+    return _done(report)
 
 
 def _patch_simple(name):
@@ -428,6 +446,14 @@ def _patch_simple(name):
     report = PatchReport()
     _check_busy(report, [name])
     _record(report, name, patch_module(name, source))
+    return _done(report)
+
+
+def _done(report):
+    """Direct calls of patch_X warn at once; patch_all collects and decides."""
+    if not _collecting:
+        for w in report.warnings:
+            warnings.warn(w, RuntimeWarning, stacklevel=3)
     return report
 
 
@@ -445,11 +471,16 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
     (see :func:`stale_references`). ``warn`` also issues the report's
     warnings through ``warnings.warn``.
     """
+    gevent_only = {k: kwargs.pop(k) for k in list(kwargs) if k in _GEVENT_ONLY}
     if kwargs:
         raise TypeError(f"patch_all() got unknown patch name(s) {', '.join(map(repr, sorted(kwargs)))}; "
-                        f"known: {', '.join(_ORDER)}, aggressive, Event, fix_references, warn")
+                        f"known: {', '.join(_ORDER)}, aggressive, Event, fix_references, warn "
+                        f"(gevent's {', '.join(_GEVENT_ONLY)} are accepted and reported)")
     _check_thread()
     report = PatchReport(interactive=is_interactive())
+    for k, v in gevent_only.items():
+        if v:
+            report.skipped[k] = _GEVENT_ONLY[k]
     if thread is None:
         thread = not report.interactive
         if not thread:
@@ -481,11 +512,16 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
         plan.append(("signal", patch_signal))
     if queue:
         plan.append(("queue", patch_queue))
-    for name, func in plan:
-        try:
-            report._merge(func())
-        except MonkeyPatchError as exc:
-            report.skipped[name] = str(exc)
+    global _collecting
+    _collecting = True
+    try:
+        for name, func in plan:
+            try:
+                report._merge(func())
+            except MonkeyPatchError as exc:
+                report.skipped[name] = str(exc)
+    finally:
+        _collecting = False
     if fix_references:
         report.fixed = fix_references_now()
     report.stale = stale_references()

@@ -100,6 +100,11 @@ if "local" in r.patched.get("threading", []):
     def f(): loc.x = "other"; seen.append(loc.x)
     t = threading.Thread(target=f); t.start(); t.join()
     OUT["thread_local"] = [loc.x] + seen
+n_active = len(threading._active)
+names = []
+gs = [coopshell.spawn(lambda: names.append(threading.current_thread().name)) for _ in range(50)]
+coopshell.joinall(gs)
+OUT["dummy"] = [len(threading._active) - n_active, len(set(names)), names[0] == gs[0].name]
 monkey.unpatch_all()
 OUT["unpatched_lock"] = type(threading.Lock()).__module__
 OUT["logging_restored"] = logging._lock is logging_lock
@@ -164,6 +169,9 @@ def catch(key, fn, *a, **k):
         errs[key] = None
 catch("unknown", monkey.patch_all, bogus=True, sokcet=False)
 catch("unpatch_unknown", monkey.unpatch, "bogus")
+OUT["gevent_only"] = sorted(monkey.patch_all(sys=True, contextvars=False, time=False, thread=False,
+                            socket=False, dns=False, select=False, os=False, ssl=False,
+                            subprocess=False, signal=False, queue=False).skipped)
 catch("get_original_type", monkey.get_original, 1, "x")
 catch("get_original_names", monkey.get_original, "time", 5)
 catch("patch_module_type", monkey.patch_module, 3.5, "coopshell")
@@ -320,6 +328,7 @@ def test_patch_thread_threads_are_greenlets(batch):
     assert r["executor"] == [0, 2, 4, 6] and r["executor_elapsed"] < 0.2 * 4 / 2
     if r["thread_local"] is not None:
         assert r["thread_local"] == ["main", "other"]
+    assert r["dummy"] == [0, 50, True], "greenlets get named dummies that are not leaked"
     assert r["unpatched_lock"] != "coopshell._monkey.thread" and r["logging_restored"]
 
 
@@ -351,6 +360,7 @@ def test_errors_are_clear(batch):
     for key in ("from_thread", "from_thread_time"):
         assert e[key].startswith("MonkeyPatchError") and "main thread" in e[key]
     assert r["nothing_patched"]
+    assert r["gevent_only"] == ["sys"]
 
 
 def test_stale_references_found_fixed_and_put_back(batch):

@@ -17,7 +17,7 @@ Differs from ``_thread``:
 from __future__ import annotations
 
 import _thread as _std_thread
-import sys
+import threading as _std_threading
 import time as _time
 from typing import Any, Callable
 
@@ -28,7 +28,7 @@ from .._core.hub import BLOCKING_MESSAGE, get_hub
 from .._core.waiter import Linkable
 from ..greenlet import Greenlet
 
-__all__ = ["LockType", "allocate_lock", "start_new_thread", "get_ident", "_set_sentinel", "local"]
+__all__ = ["LockType", "allocate_lock", "start_new_thread", "get_ident", "current_thread", "local"]
 
 # Originals, captured before any patching.
 _real_get_ident = _std_thread.get_ident
@@ -172,6 +172,50 @@ def _thread_main(function, args, kwargs):
                 lock.release()
 
 
+class _GreenletThread(_std_threading._DummyThread):
+    """What ``threading.current_thread()`` returns in a greenlet that is
+    not a ``threading.Thread``: kept on the Greenlet, never in
+    ``threading._active``, so it dies with the greenlet (the stdlib's
+    ``_DummyThread`` would stay registered forever)."""
+
+    def __init__(self, name: str) -> None:
+        _std_threading.Thread.__init__(self, name=name, daemon=True)
+        self._started.set()
+        self._set_ident()
+        self._set_native_id()
+
+    def is_alive(self) -> bool:
+        return not self._is_stopped and self._started.is_set()
+
+    def join(self, timeout: float | None = None) -> None:
+        raise RuntimeError("cannot join a greenlet's dummy thread")
+
+
+_active = _std_threading._active
+
+
+def current_thread() -> _std_threading.Thread:
+    """``threading.current_thread()`` for greenlets: the Thread object of a
+    thread or greenlet-thread, else a dummy tied to the running greenlet."""
+    try:
+        return _active[get_ident()]
+    except KeyError:
+        pass
+    g = _getcurrent()
+    owner = getattr(g, "task", None) or g
+    try:
+        return owner.__dict__["_coopshell_thread"]
+    except (KeyError, AttributeError):
+        pass
+    name = getattr(owner, "name", None) or f"Dummy-{id(owner):#x}"
+    dummy = _GreenletThread(name)
+    try:
+        owner.__dict__["_coopshell_thread"] = dummy
+    except AttributeError:  # a raw greenlet without __dict__: not cached
+        pass
+    return dummy
+
+
 def _set_sentinel() -> LockType:
     """A lock released when the current greenlet-thread ends (``threading``
     waits on it in ``Thread.join()`` and at interpreter exit)."""
@@ -186,7 +230,13 @@ def _set_sentinel() -> LockType:
 __implements_thread__ = ["start_new_thread", "start_new", "allocate_lock", "allocate",
                          "get_ident", "_set_sentinel"]
 __implements_threading__ = ["_start_new_thread", "_allocate_lock", "Lock", "get_ident",
-                            "_set_sentinel", "_CRLock"]
+                            "_set_sentinel", "_CRLock", "current_thread", "currentThread"]
+currentThread = current_thread
+__implements_threading__ = [n for n in __implements_threading__
+                            if n == "_CRLock" or hasattr(_std_threading, n)]
+if not hasattr(_std_threading, "_set_sentinel"):  # pragma: no cover - Python >= 3.13
+    __unavailable__ = ("this Python's threading has no _set_sentinel; patch_thread supports the "
+                       "threading internals of Python 3.10 to 3.12")
 start_new = _start_new_thread = start_new_thread
 allocate = _allocate_lock = Lock = allocate_lock
 # None makes threading.RLock() build the pure-Python RLock on the patched
