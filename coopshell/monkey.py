@@ -158,6 +158,8 @@ class PatchReport:
     #: patch name -> why it was not applied
     skipped: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: informational lines (nothing to patch, ...)
+    notes: list[str] = field(default_factory=list)
     #: module globals still bound to originals after patching (see stale_references)
     stale: list[StaleReference] = field(default_factory=list)
     #: the stale references that fix_references=True rebound
@@ -181,6 +183,8 @@ class PatchReport:
             lines.append("skipped:")
             for name, why in self.skipped.items():
                 lines.append(f"  {name}: {why}")
+        for n in self.notes:
+            lines.append(f"note: {n}")
         for w in self.warnings:
             lines.append(f"warning: {w}")
         if self.fixed:
@@ -199,6 +203,7 @@ class PatchReport:
             self.patched.setdefault(mod, []).extend(n for n in names if n not in self.patched.get(mod, ()))
         self.skipped.update(other.skipped)
         self.warnings.extend(other.warnings)
+        self.notes.extend(other.notes)
 
 
 # -- queries ---------------------------------------------------------------------------
@@ -397,7 +402,20 @@ def patch_subprocess() -> PatchReport:
 
 
 def patch_signal() -> PatchReport:
-    """Replace ``coopshell.signal.__implements__`` in ``signal``."""
+    """Replace ``coopshell.signal.__implements__`` in ``signal``. When
+    coopshell.signal replaces no stdlib name (handlers already run in the
+    main greenlet; ``coopshell.signal_handler`` runs them in a greenlet),
+    there is nothing to do and the report says so."""
+    _check_thread()
+    try:
+        module = importlib.import_module("coopshell.signal")
+    except ImportError as exc:
+        raise MonkeyPatchError(f"coopshell.signal is not available ({exc})") from None
+    if getattr(module, "__implements__", None) is None:
+        report = PatchReport()
+        report.notes.append("signal: nothing to patch (stdlib handlers run in the main greenlet; "
+                            "use coopshell.signal_handler for handlers that block)")
+        return report
     return _patch_simple("signal")
 
 
@@ -520,6 +538,11 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
                 report._merge(func())
             except MonkeyPatchError as exc:
                 report.skipped[name] = str(exc)
+                if name == "socket" and dns:  # the resolver alone can still patch DNS
+                    try:
+                        report._merge(patch_dns())
+                    except MonkeyPatchError as exc2:
+                        report.skipped["dns"] = str(exc2)
     finally:
         _collecting = False
     if fix_references:
@@ -813,8 +836,8 @@ def _swap_logging_locks(report):
             targets.append((handler, "lock"))
     for owner, attr in targets:
         old = getattr(owner, attr, None)
-        if old is None:
-            continue
+        if old is None or type(getattr(old, "_block", None)).__module__ == "coopshell._monkey.thread":
+            continue  # none, or already a greenlet RLock
         is_owned = getattr(old, "_is_owned", None)
         try:
             if is_owned is not None and is_owned():

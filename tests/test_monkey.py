@@ -231,6 +231,33 @@ sys.ps1 = ">>> "
 OUT["ps1"] = monkey.is_interactive()
 """
 
+SCENARIOS["interactive_threads"] = """
+import threading, queue, subprocess
+import coopshell
+from coopshell import monkey
+monkey.INTERACTIVE = True
+q, out = queue.Queue(), queue.Queue()
+def frontend_thread():          # like ipykernel's / prompt_toolkit's threads
+    while True:
+        item = q.get()
+        if item is None:
+            return
+        time.sleep(0.02)        # patched: runs on this thread's own hub
+        echo = subprocess.run(["echo", str(item)], capture_output=True, text=True).stdout.strip()
+        ev = threading.Event(); ev.set()
+        out.put([item, echo, ev.wait(1)])
+t = threading.Thread(target=frontend_thread, daemon=True)
+t.start()
+r = monkey.patch_all()
+OUT["notes"] = r.notes
+for i in range(3):
+    q.put(i)
+OUT["replies"] = [out.get(timeout=5) for _ in range(3)]
+OUT["coop_subprocess"], _ = timed(lambda i: subprocess.run(["sleep", "0.3"]).returncode, 6)
+q.put(None); t.join(5)
+OUT["joined"] = not t.is_alive()
+"""
+
 SCENARIOS["busy"] = """
 import threading
 from coopshell import monkey
@@ -381,6 +408,14 @@ def test_interactive_session_leaves_threading_alone(batch):
     assert "thread: interactive session" in r["report"]
     assert r["threading_untouched"] and r["time_patched"] and r["forced"]
     assert r["ps1"] is True
+
+
+def test_interactive_patch_all_keeps_real_threads_working(batch):
+    r = batch.result("interactive_threads")
+    assert r["replies"] == [[i, str(i), True] for i in range(3)]
+    assert r["coop_subprocess"] < 0.3 * 6 / 2
+    assert r["joined"]
+    assert any(n.startswith("signal: nothing to patch") for n in r["notes"])
 
 
 def test_patching_with_a_blocked_thread_warns_and_does_not_hang(batch):
