@@ -77,6 +77,7 @@ _saved: dict[str, dict[str, Any]] = {}
 _fixed: list[tuple[str, str, Any, Any]] = []
 # True while patch_all runs the patch_X functions (they warn only when called directly)
 _collecting = False
+_greenlet_cache: list | None = None
 # stdlib module name -> callables that undo extra fix-ups (logging locks, ...)
 _undo_hooks: dict[str, list[Callable[[], None]]] = {}
 
@@ -530,8 +531,9 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
         plan.append(("signal", patch_signal))
     if queue:
         plan.append(("queue", patch_queue))
-    global _collecting
+    global _collecting, _greenlet_cache
     _collecting = True
+    _greenlet_cache = None
     try:
         for name, func in plan:
             try:
@@ -545,6 +547,7 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
                         report.skipped["dns"] = str(exc2)
     finally:
         _collecting = False
+        _greenlet_cache = None
     if fix_references:
         report.fixed = fix_references_now()
     report.stale = stale_references()
@@ -803,16 +806,24 @@ def _check_busy(report, mod_names):
         if where:
             report.warnings.append(f"thread {names.get(ident, ident)!r} is running in {where}: "
                                    f"it keeps the original, blocking code until it returns")
-    try:
-        from greenlet import greenlet as raw
-    except ImportError:  # pragma: no cover
-        return
-    for obj in gc.get_objects():
-        if isinstance(obj, raw) and obj.gr_frame is not None:
+    for obj in _suspended_greenlets():
+        if obj.gr_frame is not None:
             where = _frame_in(obj.gr_frame, files)
             if where:
                 report.warnings.append(f"a suspended greenlet {obj!r} is inside {where}: it keeps "
                                        f"the original, blocking code until it returns")
+
+
+def _suspended_greenlets():
+    """Greenlets with a frame (suspended); one gc scan per patch_all."""
+    global _greenlet_cache
+    if _greenlet_cache is not None:
+        return _greenlet_cache
+    from greenlet import greenlet as raw
+    found = [o for o in gc.get_objects() if isinstance(o, raw) and o.gr_frame is not None]
+    if _collecting:
+        _greenlet_cache = found
+    return found
 
 
 def _frame_in(frame, files):
