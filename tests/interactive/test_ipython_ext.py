@@ -1,0 +1,167 @@
+"""``%load_ext coopshell`` in a real terminal IPython (pexpect, a pty) and in a
+stock ipykernel (jupyter_client, the ``python3`` kernelspec)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pexpect
+import psutil
+import pytest
+
+from _kernel_util import VENV_BIN, Kernel, kernel_env
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]|\x1b\][^\x07]*\x07")
+
+
+class TerminalIPython:
+    """IPython's real prompt_toolkit prompt in a pty."""
+
+    def __init__(self):
+        env = kernel_env()
+        env["TERM"] = "xterm"   # prompt_toolkit ignores input hooks on dumb terminals
+        env["PROMPT_TOOLKIT_NO_CPR"] = "1"   # pexpect answers no cursor position requests
+        self.p = pexpect.spawn(os.path.join(VENV_BIN, "ipython"),
+                               ["--no-banner", "--colors=NoColor", "--no-confirm-exit",
+                                "--HistoryManager.enabled=False", "--TerminalInteractiveShell.autosuggestions_provider=None"],
+                               env=env, encoding="utf-8", timeout=20, dimensions=(40, 200))
+        self.n = 1
+        self.p.expect(r"In \[1\]:")
+
+    def run(self, line: str) -> str:
+        """Type ``line``, wait for the next prompt; return the output in between."""
+        self.p.sendline(line)
+        self.n += 1
+        self.p.expect(rf"In \[{self.n}\]:")
+        return _ANSI.sub("", self.p.before)
+
+    def value(self, expr: str) -> str:
+        out = self.run(f"print('VAL', {expr})")
+        m = re.search(r"VAL (.*?)\r?\n", out)
+        assert m, out
+        return m.group(1).strip()
+
+    def close(self):
+        if self.p.isalive():
+            self.p.sendline("exit")
+            try:
+                self.p.expect(pexpect.EOF, timeout=5)
+            except pexpect.TIMEOUT:
+                self.p.terminate(force=True)
+
+
+@pytest.fixture(scope="module")
+def term():
+    t = TerminalIPython()
+    yield t
+    t.close()
+
+
+def test_import_coopshell_does_not_import_ipython():
+    code = ("import sys, coopshell\n"
+            "heavy = [m for m in ('IPython', 'ipykernel', 'prompt_toolkit', 'zmq') if m in sys.modules]\n"
+            "assert callable(coopshell.load_ipython_extension)\n"
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_terminal_greenlets_run_at_the_prompt(term):
+    term.run("%load_ext coopshell")
+    term.run("import coopshell as co, time, asyncio; ticks = []")
+    term.run("def tick():\n    while True:\n        ticks.append(1); co.sleep(0.02)\n")
+    term.run("bg = co.spawn(tick)")
+    n0 = int(term.value("len(ticks)"))
+    time.sleep(0.6)                                   # sitting at the prompt
+    n1 = int(term.value("len(ticks)"))
+    assert n1 - n0 >= 8, (n0, n1)
+    out = term.run("%greenlets")
+    assert "tick()" in out and "waiting in sleep(0.02)" in out, out
+
+
+def test_terminal_await_cell_runs_greenlets(term):
+    term.run("n0 = len(ticks)")
+    assert int(term.value("(await asyncio.sleep(0.3)) or len(ticks) - n0")) >= 5
+
+
+def test_terminal_ctrl_c_interrupts_the_join_only(term):
+    term.p.sendline("print('JOIN' + 'ING'); co.spawn(co.sleep, 30).join()")
+    term.p.expect("JOINING")
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    term.p.sendintr()
+    term.n += 1
+    term.p.expect(rf"In \[{term.n}\]:")
+    assert time.monotonic() - t0 < 2
+    assert "KeyboardInterrupt" in term.p.before
+    n0 = int(term.value("len(ticks)"))
+    assert term.value("bg.dead") == "False"
+    time.sleep(0.3)
+    assert int(term.value("len(ticks)")) > n0 + 3
+
+
+def test_terminal_idle_cpu_is_zero(term):
+    term.run("bg.kill(); ev = __import__('coopshell.event').event.Event()")
+    term.run("parked = [co.spawn(ev.wait) for _ in range(1000)] + [co.spawn(co.sleep, 3600)]")
+    proc = psutil.Process(term.p.pid)
+    time.sleep(0.3)
+    c0 = proc.cpu_times()
+    time.sleep(2.0)
+    c1 = proc.cpu_times()
+    used = (c1.user - c0.user) + (c1.system - c0.system)
+    assert used < 0.1, f"terminal IPython used {used:.3f} s CPU in 2 s idle"
+    term.run("ev.set()")
+    assert term.value("sum(g.dead for g in parked)") == "1000"
+
+
+def test_terminal_unload_stops_the_hub_at_the_prompt(term):
+    term.run("bg2 = co.spawn(tick)")
+    term.run("%unload_ext coopshell")
+    n0 = int(term.value("len(ticks)"))
+    time.sleep(0.4)
+    n1 = int(term.value("len(ticks)"))
+    assert n1 == n0, "the hub still ran at the prompt after %unload_ext"
+    out = term.run("%greenlets")
+    assert "UsageError" in out and "not found" in out, out
+    # blocking calls still run the hub
+    term.run("co.sleep(0.2)")
+    assert int(term.value("len(ticks)")) > n1 + 3
+    term.run("%load_ext coopshell")
+    n2 = int(term.value("len(ticks)"))
+    time.sleep(0.4)
+    assert int(term.value("len(ticks)")) > n2 + 5
+
+
+def test_stock_ipykernel_load_ext():
+    k = Kernel("python3")
+    try:
+        assert "coopshell" not in k.ok("import sys; sorted(m for m in sys.modules if m.startswith('coopshell'))").text
+        k.ok("%load_ext coopshell")
+        k.ok("import coopshell as co, asyncio, time\n"
+             "ticks = []\n"
+             "def tick():\n"
+             "    while True:\n"
+             "        ticks.append(1); co.sleep(0.02)\n"
+             "bg = co.spawn(tick)")
+        n0 = int(k.ok("len(ticks)").text)
+        time.sleep(0.5)
+        n1 = int(k.ok("len(ticks)").text)
+        assert n1 - n0 >= 8, (n0, n1)
+        r = k.ok("%greenlets")
+        assert r.data("text/html") and "tick()" in r.data("text/html")[0]
+        assert k.ok("n = len(ticks); await asyncio.sleep(0.3); len(ticks) - n >= 5").text == "True"
+        assert k.ok("g = co.spawn(lambda: 5); await g").text == "5"
+        r = k.ok("bg")
+        assert r.data("text/html")
+        k.ok("%unload_ext coopshell")
+        assert not k.ok("bg").data("text/html")
+        n2 = int(k.ok("len(ticks)").text)
+        time.sleep(0.4)
+        assert int(k.ok("len(ticks)").text) == n2
+        assert k.execute("%greenlets").status == "error"
+    finally:
+        k.close()
