@@ -44,6 +44,7 @@ __all__ = [
     "patch_time", "patch_os", "patch_subprocess", "patch_signal", "patch_queue", "patch_thread",
     "patch_module", "patch_item", "unpatch", "unpatch_all", "is_module_patched",
     "is_object_patched", "get_original", "saved", "stale_references", "fix_references",
+    "fix_references_now",
     "is_interactive", "PatchReport", "StaleReference", "MonkeyPatchError", "INTERACTIVE", "main",
 ]
 
@@ -576,6 +577,8 @@ def unpatch(*names: str) -> list[str]:
         else:
             raise ValueError(f"unknown patch name {name!r}; known: {', '.join(_ORDER)}")
         modules.extend(m for m in mods if m not in modules)
+    if "threading" in modules and "threading" in _saved:
+        _warn_running_greenlet_threads()
     restored = []
     for mod_name in modules:
         items = _saved.pop(mod_name, None)
@@ -594,6 +597,23 @@ def unpatch(*names: str) -> list[str]:
         _unfix(originals)
         restored.append(mod_name)
     return restored
+
+
+def _warn_running_greenlet_threads():
+    from ._monkey.thread import LockType
+    alive = [t for t in list(_threading._active.values())
+             if isinstance(getattr(t, "_tstate_lock", None), LockType) and t.is_alive()]
+    for t in alive:
+        # Thread._delete() finds the thread by get_ident(); once unpatched,
+        # that is the real ident and would unregister the main thread.
+        def _delete(t=t):
+            with _threading._active_limbo_lock:
+                _threading._active.pop(t._ident, None)
+        t._delete = _delete
+    if alive:
+        warnings.warn(f"unpatching threading while {len(alive)} greenlet thread(s) still run "
+                      f"({', '.join(t.name for t in alive[:5])}): they finish as greenlets, "
+                      f"with greenlet locks", RuntimeWarning, stacklevel=3)
 
 
 def unpatch_all() -> list[str]:

@@ -100,6 +100,17 @@ if "local" in r.patched.get("threading", []):
     def f(): loc.x = "other"; seen.append(loc.x)
     t = threading.Thread(target=f); t.start(); t.join()
     OUT["thread_local"] = [loc.x] + seen
+import warnings
+hold = threading.Event()
+straggler = threading.Thread(target=hold.wait, name="straggler"); straggler.start()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    monkey.unpatch("thread")
+    OUT["unpatch_warning"] = [str(w.message) for w in caught]
+hold.set(); straggler.join(5)
+OUT["straggler_done"] = not straggler.is_alive()
+OUT["main_still_registered"] = threading.current_thread() is threading.main_thread()
+monkey.patch_thread()
 n_active = len(threading._active)
 names = []
 gs = [coopshell.spawn(lambda: names.append(threading.current_thread().name)) for _ in range(50)]
@@ -355,6 +366,7 @@ def test_patch_thread_threads_are_greenlets(batch):
     assert r["executor"] == [0, 2, 4, 6] and r["executor_elapsed"] < 0.2 * 4 / 2
     if r["thread_local"] is not None:
         assert r["thread_local"] == ["main", "other"]
+    assert any("straggler" in w for w in r["unpatch_warning"]) and r["straggler_done"] and r["main_still_registered"]
     assert r["dummy"] == [0, 50, True], "greenlets get named dummies that are not leaked"
     assert r["unpatched_lock"] != "coopshell._monkey.thread" and r["logging_restored"]
 
