@@ -1,0 +1,568 @@
+"""Cooperative replacement for the stdlib ``socket`` module.
+
+Same names, signatures and exceptions as ``socket``; a call that would block
+switches to the hub instead of blocking the thread.
+
+Differs from the stdlib:
+
+- ``socket`` is a subclass of the stdlib ``socket.socket`` whose fd is
+  always non-blocking at the OS level. The timeout you set
+  (``settimeout``/``setblocking``/the default timeout) is kept in Python and
+  applied while waiting in the hub; timeouts raise ``TimeoutError('timed
+  out')`` as the stdlib does.
+- Two greenlets waiting to read (or to write) the same socket at once is an
+  error: the second gets ``ConcurrentObjectUseError`` (as in gevent).
+- Closing a socket while another greenlet waits on it wakes that greenlet
+  with ``OSError(EBADF, ...)`` instead of leaving it hung.
+- ``connect`` resolves host names with the cooperative resolver.
+- DNS functions come from ``coopshell.resolver`` (run in the thread pool).
+
+Extensions: ``wait_read``, ``wait_write``, ``wait_readwrite``, ``cancel_wait``.
+"""
+
+from __future__ import annotations
+
+import _socket
+import os as _os
+import socket as _std
+from operator import index as _operator_index
+from errno import EAGAIN, EALREADY, EBADF, EINPROGRESS, EISCONN, EWOULDBLOCK
+from typing import Any
+
+from ._core.exceptions import ConcurrentObjectUseError
+from ._core.hub import get_hub
+from ._core.io_wait import cancel_wait_error, wait_io
+from ._core.loop import READ, WRITE
+from .resolver import (getaddrinfo, getfqdn, gethostbyaddr, gethostbyname, gethostbyname_ex,
+                       getnameinfo)
+
+#: Stdlib names this module rewrites to cooperate.
+__implements__ = ["socket", "SocketType", "socketpair", "fromfd", "create_connection",
+                  "create_server"]
+#: DNS look-ups (provided by coopshell.resolver), patched with the ``dns`` option.
+__dns__ = ["getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo",
+           "getfqdn"]
+#: Names only coopshell has.
+__extensions__ = ["wait_read", "wait_write", "wait_readwrite", "cancel_wait",
+                  "cancel_wait_ex", "ConcurrentObjectUseError"]
+
+#: Stdlib callables passed through after review: none of them blocks (pure
+#: conversions, local syscalls, or helpers that call methods of the socket
+#: they are given, which are ours).
+_REVIEWED = {
+    "AddressFamily", "SocketKind", "AddressInfo", "MsgFlag", "IntEnum", "IntFlag",
+    "CMSG_LEN", "CMSG_SPACE", "close", "dup", "getdefaulttimeout", "setdefaulttimeout",
+    "gethostname", "sethostname", "getservbyname", "getservbyport", "getprotobyname",
+    "htonl", "htons", "ntohl", "ntohs", "inet_aton", "inet_ntoa", "inet_pton", "inet_ntop",
+    "if_nameindex", "if_nametoindex", "if_indextoname", "has_dualstack_ipv6",
+    "send_fds", "recv_fds", "fromshare",
+}
+#: Stdlib names we leave out on purpose, with the reason.
+_NOT_IMPLEMENTED: dict[str, str] = {}
+
+
+def _is_constant_or_exception(obj) -> bool:
+    return not callable(obj) or (isinstance(obj, type) and issubclass(obj, BaseException))
+
+
+__imports__ = [n for n in _std.__all__
+               if n not in __implements__ and n not in __dns__ and n not in _NOT_IMPLEMENTED
+               and (n in _REVIEWED or _is_constant_or_exception(getattr(_std, n)))]
+globals().update({n: getattr(_std, n) for n in __imports__})
+_GLOBAL_DEFAULT_TIMEOUT = _std._GLOBAL_DEFAULT_TIMEOUT
+
+__all__ = __implements__ + __dns__ + __imports__ + __extensions__
+
+# The originals, captured once so that monkey patching never turns us on ourselves.
+_StdSocket = _std.socket
+_std_init = _std.socket.__init__
+_CSocket = _socket.socket
+_c_recv = _CSocket.recv
+_c_recv_into = _CSocket.recv_into
+_c_recvfrom = _CSocket.recvfrom
+_c_recvfrom_into = _CSocket.recvfrom_into
+_c_send = _CSocket.send
+_c_sendto = _CSocket.sendto
+_c_accept = _CSocket._accept
+_c_connect = _CSocket.connect
+_c_connect_ex = _CSocket.connect_ex
+_c_settimeout = _CSocket.settimeout
+_c_gettimeout = _CSocket.gettimeout
+_c_setblocking = _CSocket.setblocking
+_c_getsockopt = _CSocket.getsockopt
+_c_fileno = _CSocket.fileno
+_c_close = _CSocket.close
+_c_detach = _CSocket.detach
+_c_family = _CSocket.family.__get__
+_c_type = _CSocket.type.__get__
+_c_proto = _CSocket.proto.__get__
+_c_socketpair = _socket.socketpair
+_c_dup = _socket.dup
+_getdefaulttimeout = _std.getdefaulttimeout
+_inet_pton = _std.inet_pton
+_strerror = _os.strerror
+_os_sendfile = getattr(_os, "sendfile", None)
+_std_create_server = _std.create_server
+_AF_INET, _AF_INET6 = _std.AF_INET, _std.AF_INET6
+_SOL_SOCKET, _SO_ERROR = _std.SOL_SOCKET, _std.SO_ERROR
+_CONNECT_PENDING = frozenset({EINPROGRESS, EWOULDBLOCK, EAGAIN, EALREADY})
+_timeout_error = _std.timeout
+
+
+def _timed_out():
+    return _timeout_error("timed out")
+
+
+class socket(_StdSocket):
+    """A cooperative ``socket.socket``: blocking calls wait in the hub."""
+
+    __slots__ = ("_timeout", "_hub", "_rw", "_ww")
+
+    def __init__(self, family: int = -1, type: int = -1, proto: int = -1,
+                 fileno: int | None = None):
+        _std_init(self, family, type, proto, fileno)
+        self._timeout = _getdefaulttimeout()
+        self._hub = None
+        self._rw = None
+        self._ww = None
+        _c_setblocking(self, False)
+
+    # -- timeouts ----------------------------------------------------------------
+
+    @property
+    def timeout(self) -> float | None:
+        """The timeout in seconds (None: blocking), as set by ``settimeout``."""
+        return self._timeout
+
+    def settimeout(self, value: float | None) -> None:
+        """Set the timeout of blocking operations (None: no limit, 0: non-blocking)."""
+        if value is None:
+            self._timeout = None
+            return
+        t = type(value)
+        if (t is float or t is int) and 0 <= value < 1e9:
+            self._timeout = float(value)
+            return
+        # Anything unusual: let the C implementation validate and convert it,
+        # so errors are exactly the stdlib's; then put the fd back to non-blocking.
+        try:
+            _c_settimeout(self, value)
+            self._timeout = _c_gettimeout(self)
+        finally:
+            if _c_fileno(self) >= 0:
+                _c_setblocking(self, False)
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def setblocking(self, flag: bool) -> None:
+        """``setblocking(True)`` is ``settimeout(None)``; ``False`` is ``settimeout(0)``."""
+        if flag is not True and flag is not False:
+            flag = _operator_index(flag)
+        self._timeout = None if flag else 0.0
+
+    def getblocking(self) -> bool:
+        return self._timeout != 0.0
+
+    # -- waiting -----------------------------------------------------------------
+
+    def _watcher(self, events):
+        hub = self._hub
+        if hub is None:
+            hub = self._hub = get_hub()
+        fd = _c_fileno(self)
+        if fd < 0:
+            raise OSError(EBADF, "Bad file descriptor")
+        w = hub.loop.io(fd, events)
+        if events == READ:
+            self._rw = w
+        else:
+            self._ww = w
+        return w
+
+    def _wait_read(self):
+        w = self._rw
+        if w is None:
+            w = self._watcher(READ)
+        wait_io(self._hub, w, self._timeout, _timed_out)
+
+    def _wait_write(self):
+        w = self._ww
+        if w is None:
+            w = self._watcher(WRITE)
+        wait_io(self._hub, w, self._timeout, _timed_out)
+
+    def _drop_watchers(self):
+        hub = self._hub
+        if hub is None:
+            return
+        for w in (self._rw, self._ww):
+            if w is not None:
+                if w.callback is not None:
+                    hub.cancel_wait(w, cancel_wait_error())
+                else:
+                    w.stop()
+        self._rw = self._ww = None
+
+    # -- reading -------------------------------------------------------------------
+
+    def recv(self, *args) -> bytes:
+        while True:
+            try:
+                return _c_recv(self, *args)
+            except BlockingIOError:
+                if self._timeout == 0.0:
+                    raise
+            self._wait_read()
+
+    def recv_into(self, *args, **kwargs) -> int:
+        while True:
+            try:
+                return _c_recv_into(self, *args, **kwargs)
+            except BlockingIOError:
+                if self._timeout == 0.0:
+                    raise
+            self._wait_read()
+
+    def recvfrom(self, *args) -> tuple[bytes, Any]:
+        while True:
+            try:
+                return _c_recvfrom(self, *args)
+            except BlockingIOError:
+                if self._timeout == 0.0:
+                    raise
+            self._wait_read()
+
+    def recvfrom_into(self, *args, **kwargs) -> tuple[int, Any]:
+        while True:
+            try:
+                return _c_recvfrom_into(self, *args, **kwargs)
+            except BlockingIOError:
+                if self._timeout == 0.0:
+                    raise
+            self._wait_read()
+
+    if hasattr(_CSocket, "recvmsg"):
+        def recvmsg(self, *args):
+            while True:
+                try:
+                    return _CSocket.recvmsg(self, *args)
+                except BlockingIOError:
+                    if self._timeout == 0.0:
+                        raise
+                self._wait_read()
+
+        def recvmsg_into(self, *args):
+            while True:
+                try:
+                    return _CSocket.recvmsg_into(self, *args)
+                except BlockingIOError:
+                    if self._timeout == 0.0:
+                        raise
+                self._wait_read()
+
+    # -- writing -------------------------------------------------------------------
+
+    def send(self, *args) -> int:
+        while True:
+            try:
+                return _c_send(self, *args)
+            except BlockingIOError:
+                if self._timeout == 0.0:
+                    raise
+            self._wait_write()
+
+    def sendto(self, *args) -> int:
+        while True:
+            try:
+                return _c_sendto(self, *args)
+            except BlockingIOError:
+                if self._timeout == 0.0:
+                    raise
+            self._wait_write()
+
+    if hasattr(_CSocket, "sendmsg"):
+        def sendmsg(self, *args):
+            while True:
+                try:
+                    return _CSocket.sendmsg(self, *args)
+                except BlockingIOError:
+                    if self._timeout == 0.0:
+                        raise
+                self._wait_write()
+
+    if hasattr(_CSocket, "sendmsg_afalg"):
+        def sendmsg_afalg(self, *args, **kwargs):
+            while True:
+                try:
+                    return _CSocket.sendmsg_afalg(self, *args, **kwargs)
+                except BlockingIOError:
+                    if self._timeout == 0.0:
+                        raise
+                self._wait_write()
+
+    def sendall(self, data, flags: int = 0) -> None:
+        """Send all of ``data``; the timeout bounds the whole call, as in the stdlib."""
+        try:
+            sent = _c_send(self, data, flags)
+        except BlockingIOError:
+            if self._timeout == 0.0:
+                raise
+            sent = 0
+        if type(data) is bytes:
+            if sent == len(data):
+                return None
+        with memoryview(data) as view:
+            if sent == view.nbytes:
+                return None
+            with view.cast("B") as bview:
+                self._sendall_rest(bview, sent, flags)
+        return None
+
+    def _sendall_rest(self, view, sent, flags):
+        total = len(view)
+        timeout = self._timeout
+        if timeout:
+            hub = self._hub or get_hub()
+            deadline = hub.loop.now() + timeout
+        while sent < total:
+            if timeout:
+                left = deadline - hub.loop.now()
+                if left <= 0:
+                    raise _timed_out()
+                self._timeout = left
+                try:
+                    self._wait_write()
+                finally:
+                    self._timeout = timeout
+            elif timeout is None:
+                self._wait_write()
+            try:
+                sent += _c_send(self, view[sent:], flags)
+            except BlockingIOError:
+                if timeout == 0.0:
+                    raise
+
+    if _os_sendfile is not None:
+        def _sendfile_use_sendfile(self, file, offset=0, count=None):
+            # The stdlib version blocks in a private poll(); this one waits in the hub.
+            self._check_sendfile_params(file, offset, count)
+            sockno = self.fileno()
+            try:
+                fileno = file.fileno()
+                fsize = _os.fstat(fileno).st_size
+            except (AttributeError, OSError, ValueError) as err:
+                raise _std._GiveupOnSendfile(err)
+            except Exception as err:  # io.UnsupportedOperation and friends
+                raise _std._GiveupOnSendfile(err)
+            if not fsize:
+                return 0
+            if self._timeout == 0:
+                raise ValueError("non-blocking sockets are not supported")
+            blocksize = min(count or fsize, 2 ** 30)
+            total_sent = 0
+            try:
+                while True:
+                    if count:
+                        blocksize = count - total_sent
+                        if blocksize <= 0:
+                            break
+                    try:
+                        sent = _os_sendfile(sockno, fileno, offset, blocksize)
+                    except BlockingIOError:
+                        self._wait_write()
+                        continue
+                    except OSError as err:
+                        if total_sent == 0:
+                            raise _std._GiveupOnSendfile(err)
+                        raise err from None
+                    if sent == 0:
+                        break
+                    offset += sent
+                    total_sent += sent
+                return total_sent
+            finally:
+                if total_sent > 0 and hasattr(file, "seek"):
+                    file.seek(offset)
+
+    # -- connections -----------------------------------------------------------------
+
+    def accept(self) -> tuple[socket, Any]:
+        """Wait for a connection; returns ``(coopshell socket, address)``."""
+        while True:
+            try:
+                fd, addr = _c_accept(self)
+                break
+            except BlockingIOError:
+                if self._timeout == 0.0:
+                    raise
+            self._wait_read()
+        return socket(_c_family(self), _c_type(self), _c_proto(self), fd), addr
+
+    def connect(self, address) -> None:
+        if self._timeout == 0.0:
+            return _c_connect(self, address)
+        address = _resolve(self, address)
+        err = _c_connect_ex(self, address)
+        if err:
+            if err not in _CONNECT_PENDING:
+                raise OSError(err, _strerror(err))
+            self._wait_write()
+            err = _c_getsockopt(self, _SOL_SOCKET, _SO_ERROR)
+            if err:
+                raise OSError(err, _strerror(err))
+        return None
+
+    def connect_ex(self, address) -> int:
+        if self._timeout == 0.0:
+            return _c_connect_ex(self, address)
+        address = _resolve(self, address)
+        err = _c_connect_ex(self, address)
+        if err in _CONNECT_PENDING:
+            try:
+                self._wait_write()
+            except _timeout_error:
+                return EWOULDBLOCK
+            err = _c_getsockopt(self, _SOL_SOCKET, _SO_ERROR)
+        return err if err != EISCONN else 0
+
+    # -- lifetime ---------------------------------------------------------------------
+
+    def _real_close(self, _ss=_CSocket):
+        hub = self._hub
+        if hub is not None:
+            self._drop_watchers()
+            fd = _c_fileno(self)
+            if fd >= 0:
+                hub.loop.closing_fd(fd)
+        _ss.close(self)
+
+    def detach(self) -> int:
+        self._drop_watchers()
+        return _StdSocket.detach(self)
+
+
+SocketType = socket
+
+
+def socketpair(family: int | None = None, type: int = _std.SOCK_STREAM, proto: int = 0
+               ) -> tuple[socket, socket]:
+    """A pair of connected coopshell sockets (AF_UNIX by default)."""
+    if family is None:
+        family = getattr(_std, "AF_UNIX", _AF_INET)
+    a, b = _c_socketpair(family, type, proto)
+    return (socket(family, type, proto, a.detach()), socket(family, type, proto, b.detach()))
+
+
+def fromfd(fd: int, family: int, type: int, proto: int = 0) -> socket:
+    """A coopshell socket on a duplicate of ``fd``."""
+    return socket(family, type, proto, _c_dup(fd))
+
+
+def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=None, *,
+                      all_errors: bool = False) -> socket:
+    """Connect to ``(host, port)``, trying each address the cooperative
+    ``getaddrinfo`` returns; the stdlib's signature and errors."""
+    host, port = address
+    exceptions = []
+    for res in getaddrinfo(host, port, 0, _std.SOCK_STREAM):
+        af, socktype, proto, _canon, sa = res
+        sock = None
+        try:
+            sock = socket(af, socktype, proto)
+            if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sa)
+            exceptions.clear()
+            return sock
+        except _std.error as exc:
+            if not all_errors:
+                exceptions.clear()
+            exceptions.append(exc)
+            if sock is not None:
+                sock.close()
+    if exceptions:
+        try:
+            if not all_errors:
+                raise exceptions[0]
+            raise ExceptionGroup("create_connection failed", exceptions)
+        finally:
+            exceptions.clear()
+    raise _std.error("getaddrinfo returns an empty list")
+
+
+def create_server(address, *, family=_AF_INET, backlog=None, reuse_port=False,
+                  dualstack_ipv6=False) -> socket:
+    """The stdlib's ``create_server`` (binding never blocks), returning a coopshell socket."""
+    sock = _std_create_server(address, family=family, backlog=backlog, reuse_port=reuse_port,
+                              dualstack_ipv6=dualstack_ipv6)
+    family, type_, proto = _c_family(sock), _c_type(sock), _c_proto(sock)
+    return socket(family, type_, proto, sock.detach())
+
+
+# -- waiting on raw file descriptors ---------------------------------------------------
+
+#: Raised in a greenlet waiting on an fd that ``cancel_wait`` cancelled (gevent's name).
+cancel_wait_ex = cancel_wait_error()
+
+
+def _wait_fd(fd, events, timeout, timeout_exc):
+    if not isinstance(fd, int):
+        fd = fd.fileno()
+    hub = get_hub()
+    watcher = hub.loop.io(fd, events)
+    wait_io(hub, watcher, timeout, _timed_out if timeout_exc is None else timeout_exc)
+    if watcher.error is not None:
+        raise watcher.error
+
+
+def wait_read(fileno: int, timeout: float | None = None, timeout_exc=None) -> None:
+    """Wait until ``fileno`` is readable; ``timeout`` raises ``timeout_exc``
+    (default ``TimeoutError('timed out')``)."""
+    _wait_fd(fileno, READ, timeout, timeout_exc)
+
+
+def wait_write(fileno: int, timeout: float | None = None, timeout_exc=None) -> None:
+    """Wait until ``fileno`` is writable."""
+    _wait_fd(fileno, WRITE, timeout, timeout_exc)
+
+
+def wait_readwrite(fileno: int, timeout: float | None = None, timeout_exc=None) -> None:
+    """Wait until ``fileno`` is readable or writable."""
+    _wait_fd(fileno, READ | WRITE, timeout, timeout_exc)
+
+
+def cancel_wait(watcher, error=None) -> None:
+    """Wake the greenlet waiting on ``watcher`` with ``error`` (default:
+    ``OSError(EBADF)``)."""
+    get_hub().cancel_wait(watcher, cancel_wait_error() if error is None else error)
+
+
+# -- helpers ------------------------------------------------------------------------
+
+def _resolve(sock, address):
+    """Resolve a host name in ``address`` cooperatively (the C connect would
+    call the blocking resolver)."""
+    if type(address) is not tuple or len(address) < 2:
+        return address
+    host = address[0]
+    if type(host) is not str or not host or host == "<broadcast>":
+        return address
+    family = _c_family(sock)
+    if family != _AF_INET and family != _AF_INET6:
+        return address
+    try:
+        _inet_pton(family, host)
+        return address
+    except (OSError, ValueError):
+        pass
+    port = address[1]
+    infos = getaddrinfo(host, port, family, _c_type(sock), _c_proto(sock))
+    if not infos:
+        raise _std.gaierror(-2, "Name or service not known")
+    sa = infos[0][4]
+    if family == _AF_INET6 and len(address) > 2:
+        sa = (sa[0], sa[1]) + tuple(address[2:])
+    return sa
