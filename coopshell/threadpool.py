@@ -38,7 +38,7 @@ from collections import deque
 from concurrent.futures import _base as _cf_base
 from threading import Condition as _Condition
 from typing import Any, Callable, Iterable, Iterator
-from weakref import WeakSet
+from weakref import WeakSet, ref as _weakref
 
 from ._core.exceptions import InvalidThreadUseError
 from ._core.hub import get_hub
@@ -59,6 +59,7 @@ DEFAULT_MAXSIZE = max(10, min(32, (_os.cpu_count() or 1) * 5))
 
 _worker_local = _ThreadLocal()   # .pool is set in worker threads
 _all_pools: WeakSet = WeakSet()
+_busy_pools: set = set()        # pools with pending tasks, kept alive until delivered
 
 
 class _Task:
@@ -174,6 +175,7 @@ class ThreadPool:
         if not pending:
             self._watcher.start(self._deliver)
             self._idle_event.clear()
+            _busy_pools.add(self)   # results must arrive even if the caller drops the pool
         pending.add(task)
         with self._mutex:
             self._tasks.append(task)
@@ -278,6 +280,16 @@ class ThreadPool:
         if self._tasks:
             self._start_for_queue()
 
+    def __del__(self):
+        # Only reached when no task is pending (the loop's watcher holds the
+        # pool until then): let parked threads exit instead of leaking.
+        try:
+            self._closing = True
+            with self._mutex:
+                self._wake_all_idle()
+        except Exception:
+            pass
+
     def __repr__(self):
         return (f"<{type(self).__name__} at {id(self):#x} maxsize={self._maxsize} threads={self.size} "
                 f"pending={len(self._pending)}>")
@@ -307,13 +319,14 @@ class ThreadPool:
         if not self._pending:
             self._watcher.stop()
             self._idle_event.set()
+            _busy_pools.discard(self)
 
     # -- the worker side (under _mutex unless noted) --------------------------------
 
     def _start_thread(self) -> None:
         self._nthreads += 1
         try:
-            _start_new_thread(self._worker, (self._gen,))
+            _start_new_thread(_worker, (_weakref(self), self._gen))
         except BaseException:
             self._nthreads -= 1
             raise
@@ -328,44 +341,46 @@ class ThreadPool:
         while idle:
             idle.pop().release()
 
-    def _worker(self, gen) -> None:
-        # Not under _mutex: the thread's main function.
-        _worker_local.pool = self
-        wake = _allocate_lock()
-        wake.acquire()
-        mutex = self._mutex
-        tasks = self._tasks
-        done = self._done
-        while True:
-            with mutex:
-                if gen != self._gen:
-                    self._nthreads -= 1
-                    return
-                if self._trim > 0 or self._nthreads > self._maxsize:
-                    if self._trim > 0:
-                        self._trim -= 1
-                    self._nthreads -= 1
-                    return
-                if tasks:
-                    task = tasks.popleft()
-                elif self._closing:
-                    self._nthreads -= 1
-                    return
-                else:
-                    self._idle.append(wake)
-                    task = None
-            if task is None:
-                wake.acquire()
-                continue
-            try:
-                task.value = task.func(*task.args, **task.kwargs)
-                task.ok = True
-            except BaseException as exc:  # delivered to the waiter, never printed here
-                task.value = exc
-                task.ok = False
-            done.append(task)
-            task = None
-            self._send()
+
+def _worker(pool_ref, gen) -> None:
+    """A worker thread's main function. It holds its pool only weakly (and
+    never while parked), so a pool nobody references is collected and its
+    ``__del__`` sends the parked threads home."""
+    _worker_local.pool = True
+    wake = _allocate_lock()
+    wake.acquire()
+    while True:
+        pool = pool_ref()
+        if pool is None:
+            return
+        with pool._mutex:
+            if gen != pool._gen or pool._trim > 0 or pool._nthreads > pool._maxsize:
+                if gen == pool._gen and pool._trim > 0:
+                    pool._trim -= 1
+                pool._nthreads -= 1
+                return
+            if pool._tasks:
+                task = pool._tasks.popleft()
+            elif pool._closing:
+                pool._nthreads -= 1
+                return
+            else:
+                pool._idle.append(wake)
+                task = None
+        done, send = pool._done, pool._send
+        pool = None
+        if task is None:
+            wake.acquire()
+            continue
+        try:
+            task.value = task.func(*task.args, **task.kwargs)
+            task.ok = True
+        except BaseException as exc:  # delivered to the waiter, never printed here
+            task.value = exc
+            task.ok = False
+        done.append(task)
+        task = None
+        send()
 
 
 def _unordered(done, ready, n):

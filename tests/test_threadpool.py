@@ -240,3 +240,24 @@ def test_executor_shutdown_cancel_futures_and_initializer():
     with pytest.raises(cf.thread.BrokenThreadPool):
         ex.submit(abs, 1).result(timeout=5)
     ex.shutdown()
+
+
+def test_dropped_pools_do_not_leak_threads():
+    import gc
+
+    import psutil
+    me = psutil.Process()
+    before = me.num_threads()
+    for _ in range(5):
+        assert ThreadPool(3).spawn(lambda: time.sleep(0.01) or 5).get() == 5   # dropped while busy
+        pool = ThreadPool(4)
+        pool.size = 4
+        del pool
+        ex = ThreadPoolExecutor(2)
+        assert ex.submit(abs, -1).result() == 1
+        del ex
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while me.num_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert me.num_threads() <= before
