@@ -71,6 +71,9 @@ def _worker_main(task):
         else:
             me.task = None
             task._finish(result)
+        # Drop the finished task and its result before parking: an idle
+        # worker must not keep them (and what they reference) alive.
+        task = result = None
         if len(idle) >= MAX_IDLE_WORKERS:
             return
         idle.append(me)
