@@ -110,7 +110,15 @@ class local:
         return self
 
     def __getattribute__(self, name: str) -> Any:
-        _get_dict(self)
+        # _get_dict's lookup, inlined: every attribute access comes here.
+        g = _getcurrent()
+        if type(g) is _Worker and g.task is not None:
+            g = g.task
+        entry = _oga(self, "_local__impl").dicts.get(id(g))
+        if entry is None:
+            _get_dict(self)
+        else:
+            _set_dict(self, entry[1])
         return _oga(self, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
