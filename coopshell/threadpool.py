@@ -395,8 +395,9 @@ def _unordered(done, ready, n):
 def _check_size(name, value):
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+    low = 1 if name == "maxsize" else 0   # a pool of 0 threads would hang every waiter
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
     return value
 
 

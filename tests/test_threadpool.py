@@ -129,7 +129,7 @@ def test_size_maxsize_and_kill():
     with pytest.raises(ValueError):
         pool.size = 5
     with pytest.raises(ValueError):
-        pool.maxsize = -1
+        pool.maxsize = 0
     with pytest.raises(TypeError):
         ThreadPool("4")
     pool.maxsize = 1
@@ -261,3 +261,23 @@ def test_dropped_pools_do_not_leak_threads():
     while me.num_threads() > before and time.monotonic() < deadline:
         time.sleep(0.01)
     assert me.num_threads() <= before
+
+
+def test_after_fork_running_tasks_fail_in_the_child_and_the_pool_works():
+    code = """
+import os, time, coopshell as co, coopshell.os as cos
+pool = co.get_hub().threadpool
+r = pool.spawn(time.sleep, 0.3)
+co.sleep(0.05)
+pid = os.fork()
+if pid == 0:
+    try:
+        r.get(timeout=2)
+        code = 1
+    except RuntimeError as e:
+        code = 5 if "forked" in str(e) else 2
+    os._exit(code if pool.apply(abs, (-3,)) == 3 else 3)
+print("parent", r.get(), os.waitstatus_to_exitcode(cos.waitpid(pid, 0)[1]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "parent None 5", out.stderr
