@@ -1,11 +1,14 @@
-"""``python -m coopshell``: start the coopshell shell (the demo until the shell lands)."""
+"""``python -m coopshell`` and the ``coopshell`` console script: start the coopshell shell."""
 
 from __future__ import annotations
 
+import sys
+
 
 def main() -> None:
-    from .demo import main as demo_main
-    demo_main()
+    """Run the interactive shell (``coopshell.interactive.shell``) and exit with its status."""
+    from .interactive.shell import main as shell_main
+    sys.exit(shell_main())
 
 
 if __name__ == "__main__":

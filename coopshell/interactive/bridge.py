@@ -70,7 +70,9 @@ class Bridge:
         #: An asyncio future the front end sets while user code awaits; an
         #: interrupt caught during a pass cancels it.
         self.foreground: asyncio.Future | None = None
-        #: Called with the KeyboardInterrupt caught during a pass.
+        #: Called with the KeyboardInterrupt or SystemExit a pass raised (the hub
+        #: forwards them to the main greenlet). The default cancels
+        #: ``foreground`` on an interrupt and re-raises SystemExit.
         self.interrupt_handler: Callable[[BaseException], Any] = self._default_interrupt
         #: Passes run so far (a heartbeat for watchdogs and tests).
         self.passes = 0
@@ -158,7 +160,7 @@ class Bridge:
         self._in_pass = True
         try:
             hub.run_nowait()
-        except KeyboardInterrupt as exc:
+        except (KeyboardInterrupt, SystemExit) as exc:
             self._in_pass = False
             self.interrupt_handler(exc)
         finally:
@@ -246,6 +248,8 @@ class Bridge:
     # -- interrupts -------------------------------------------------------------------
 
     def _default_interrupt(self, exc: BaseException) -> None:
+        if isinstance(exc, SystemExit):
+            raise exc          # sys.exit() in a greenlet ends the program, as with gevent
         fg = self.foreground
         if fg is not None and not fg.done():
             fg.cancel("KeyboardInterrupt")

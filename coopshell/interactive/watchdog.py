@@ -179,10 +179,12 @@ def describe_running(frame) -> tuple[str, str]:
     """``(who, " at file:line in func")`` for the code running in ``frame``'s stack."""
     if frame is None:
         return "unknown code", ""
-    where = f" at {_short_path(frame.f_code.co_filename)}:{frame.f_lineno} in {frame.f_code.co_name}"
+    where = ""
     f = frame
     who = "code in the main greenlet"
     while f is not None:
+        if not where and not _internal(f):
+            where = f" at {_short_path(f.f_code.co_filename)}:{f.f_lineno} in {f.f_code.co_name}"
         if f.f_code is _WORKER_CODE:
             task = f.f_locals.get("task")
             who = repr(task) if task is not None else "a greenlet"
@@ -192,6 +194,11 @@ def describe_running(frame) -> tuple[str, str]:
             break
         f = f.f_back
     return who, where
+
+
+def _internal(frame) -> bool:
+    name = frame.f_globals.get("__name__", "")
+    return name == "coopshell" or name.startswith("coopshell.")
 
 
 def get_detector(hub: Hub | None = None, create: bool = True) -> BlockingDetector | None:
