@@ -300,7 +300,7 @@ def _greenlet_html(g: Greenlet) -> str:
 
 
 def _group_html(group: Any) -> str:
-    members = list(group)
+    members = sorted(group, key=lambda g: g.minimal_ident)
     size = getattr(group, "size", None)
     what = type(group).__name__
     cap = f"{what}: {len(members)} greenlet(s)"

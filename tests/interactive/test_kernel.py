@@ -176,6 +176,20 @@ def test_greenlet_repr_html(k):
     assert "Greenlet" in r.text
 
 
+def test_group_and_pool_repr_html(k):
+    r = k.ok("from coopshell.pool import Pool, Group\n"
+             "pool = Pool(10)\n"
+             "for i in range(3):\n"
+             "    pool.spawn(co.sleep, 0.3)\n"
+             "pool")
+    html = r.data("text/html")
+    assert html and html[0].count("<tr>") == 4 and "size 10, 7 free" in html[0], html
+    assert "sleep(0.3)" in html[0]
+    r = k.ok("grp = Group([co.spawn(co.sleep, 0.3)]); grp")
+    assert r.data("text/html") and "Group: 1 greenlet" in r.data("text/html")[0]
+    k.ok("pool.join(); grp.join()")
+
+
 def test_shutdown_and_restart_kill_greenlets_quietly(tmp_path):
     errlog = open(tmp_path / "kernel.stderr", "w+")
     kern = Kernel("coopshell", stderr=errlog)
