@@ -1,0 +1,265 @@
+"""Cooperative replacement for the stdlib ``ssl`` module.
+
+``SSLContext.wrap_socket`` returns an ``SSLSocket`` whose handshake, reads,
+writes and ``unwrap`` wait in the hub on ``SSLWantReadError`` /
+``SSLWantWriteError`` instead of blocking the thread. Everything else
+(certificates, ``SSLObject``/``MemoryBIO``, constants, errors) is the stdlib's.
+
+Differs from the stdlib:
+
+- ``SSLSocket`` subclasses both the stdlib ``ssl.SSLSocket`` and
+  ``coopshell.socket.socket``: ``isinstance`` checks against either pass.
+- Timeouts raise ``TimeoutError`` with the stdlib's messages ("The read
+  operation timed out", ...).
+"""
+
+from __future__ import annotations
+
+import os as _os
+import ssl as _std
+import sys as _sys
+import warnings as _warnings
+from functools import partial as _partial
+from typing import Any
+
+from ._core.io_wait import wait_io
+from ._core.loop import READ, WRITE
+from .socket import _GLOBAL_DEFAULT_TIMEOUT, create_connection as _create_connection
+from .socket import socket as _socket
+
+#: Stdlib names this module rewrites to cooperate.
+__implements__ = ["SSLContext", "SSLSocket", "wrap_socket", "create_default_context",
+                  "get_server_certificate", "_create_default_https_context",
+                  "_create_unverified_context", "_create_stdlib_context"]
+#: Names only coopshell has.
+__extensions__: list[str] = []
+#: Stdlib callables passed through after review: enums, pure conversions,
+#: in-memory TLS objects (``SSLObject``/``MemoryBIO`` never touch a socket).
+_REVIEWED = {"AlertDescription", "Options", "Purpose", "SSLErrorNumber", "TLSVersion",
+             "VerifyFlags", "VerifyMode", "DefaultVerifyPaths", "MemoryBIO", "SSLObject",
+             "SSLSession", "DER_cert_to_PEM_cert", "PEM_cert_to_DER_cert", "RAND_add",
+             "RAND_bytes", "RAND_pseudo_bytes", "RAND_status", "cert_time_to_seconds",
+             "get_default_verify_paths", "get_protocol_name", "match_hostname"}
+#: Stdlib names left out on purpose (names the ssl module merely imports).
+_NOT_IMPLEMENTED = {"socket": "the socket class ssl imports; see coopshell.socket",
+                    "create_connection": "imported by ssl from socket; see coopshell.socket",
+                    "namedtuple": "imported by ssl from collections"}
+
+
+def _std_public() -> list[str]:
+    return [n for n in dir(_std) if not n.startswith("_") and not isinstance(
+        getattr(_std, n), type(_os))]
+
+
+def _is_constant_or_exception(obj) -> bool:
+    return not callable(obj) or (isinstance(obj, type) and issubclass(obj, BaseException))
+
+
+__imports__ = [n for n in _std_public() if n not in __implements__ and n not in _NOT_IMPLEMENTED
+               and (n in _REVIEWED or _is_constant_or_exception(getattr(_std, n)))]
+globals().update({n: getattr(_std, n) for n in __imports__})
+
+__all__ = [n for n in __implements__ if not n.startswith("_")] + __imports__ + __extensions__
+
+_StdSSLSocket = _std.SSLSocket
+_StdSSLContext = _std.SSLContext
+_SSLError = _std.SSLError
+_SSLWantReadError = _std.SSLWantReadError
+_SSLWantWriteError = _std.SSLWantWriteError
+_SSL_ERROR_EOF = _std.SSL_ERROR_EOF
+_Purpose = _std.Purpose
+_READ_TIMEOUT = _partial(TimeoutError, "The read operation timed out")
+_WRITE_TIMEOUT = _partial(TimeoutError, "The write operation timed out")
+_HANDSHAKE_TIMEOUT = _partial(TimeoutError, "The handshake operation timed out")
+_SHUTDOWN_TIMEOUT = _partial(TimeoutError, "The shutdown operation timed out")
+
+
+class SSLSocket(_StdSSLSocket, _socket):
+    """A TLS socket whose blocking operations wait in the hub. Created by
+    ``SSLContext.wrap_socket``, as in the stdlib."""
+
+    def _ssl_wait(self, events, timeout_exc):
+        if events == READ:
+            w = self._rw
+            if w is None:
+                w = self._watcher(READ)
+        else:
+            w = self._ww
+            if w is None:
+                w = self._watcher(WRITE)
+        wait_io(self._hub, w, self._timeout, timeout_exc)
+
+    def _retry(self, func, args, timeout_exc, block=False):
+        """Call ``func(*args)``, waiting in the hub while OpenSSL wants I/O."""
+        while True:
+            try:
+                return func(*args)
+            except _SSLWantReadError:
+                if self._timeout == 0.0 and not block:
+                    raise
+                events = READ
+            except _SSLWantWriteError:
+                if self._timeout == 0.0 and not block:
+                    raise
+                events = WRITE
+            if block and self._timeout == 0.0:
+                saved, self._timeout = self._timeout, None
+                try:
+                    self._ssl_wait(events, timeout_exc)
+                finally:
+                    self._timeout = saved
+            else:
+                self._ssl_wait(events, timeout_exc)
+            if self._sslobj is None:
+                raise ValueError("SSL socket was closed or unwrapped while waiting")
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        """Read up to ``len`` bytes (into ``buffer`` if given); b'' or 0 at EOF."""
+        self._checkClosed()
+        sslobj = self._sslobj
+        if sslobj is None:
+            raise ValueError("Read on closed or unwrapped SSL socket.")
+        args = (len,) if buffer is None else (len, buffer)
+        try:
+            return self._retry(sslobj.read, args, _READ_TIMEOUT)
+        except _SSLError as x:
+            if x.args[0] == _SSL_ERROR_EOF and self.suppress_ragged_eofs:
+                return b"" if buffer is None else 0
+            raise
+
+    def write(self, data: Any) -> int:
+        """Write ``data``; returns the number of bytes written."""
+        self._checkClosed()
+        sslobj = self._sslobj
+        if sslobj is None:
+            raise ValueError("Write on closed or unwrapped SSL socket.")
+        return self._retry(sslobj.write, (data,), _WRITE_TIMEOUT)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self._checkClosed()
+        sslobj = self._sslobj
+        if sslobj is None:
+            return _socket.send(self, data, flags)
+        if flags != 0:
+            raise ValueError(f"non-zero flags not allowed in calls to send() on {self.__class__}")
+        return self._retry(sslobj.write, (data,), _WRITE_TIMEOUT)
+
+    def do_handshake(self, block: bool = False) -> None:
+        """Perform the TLS handshake, waiting in the hub as needed."""
+        self._check_connected()
+        self._retry(self._sslobj.do_handshake, (), _HANDSHAKE_TIMEOUT, block)
+
+    def unwrap(self) -> _socket:
+        """Shut TLS down and return the underlying socket (this object)."""
+        sslobj = self._sslobj
+        if not sslobj:
+            raise ValueError("No SSL wrapper around " + str(self))
+        s = self._retry(sslobj.shutdown, (), _SHUTDOWN_TIMEOUT)
+        self._sslobj = None
+        return s
+
+
+class SSLContext(_StdSSLContext):
+    """The stdlib's ``SSLContext``; ``wrap_socket`` returns a cooperative ``SSLSocket``."""
+
+    sslsocket_class = SSLSocket
+
+
+def create_default_context(purpose: Any = _Purpose.SERVER_AUTH, *, cafile: Any = None,
+                           capath: Any = None, cadata: Any = None) -> SSLContext:
+    """The stdlib's ``create_default_context``, returning our ``SSLContext``."""
+    if not isinstance(purpose, _std._ASN1Object):
+        raise TypeError(purpose)
+    if purpose == _Purpose.SERVER_AUTH:
+        context = SSLContext(_std.PROTOCOL_TLS_CLIENT)       # verifies, checks hostnames
+    elif purpose == _Purpose.CLIENT_AUTH:
+        context = SSLContext(_std.PROTOCOL_TLS_SERVER)
+    else:
+        raise ValueError(purpose)
+    if cafile or capath or cadata:
+        context.load_verify_locations(cafile, capath, cadata)
+    elif context.verify_mode != _std.CERT_NONE:
+        context.load_default_certs(purpose)
+    _set_keylog(context)
+    return context
+
+
+def _create_unverified_context(protocol: int | None = None, *, cert_reqs: int = _std.CERT_NONE,
+                               check_hostname: bool = False, purpose: Any = _Purpose.SERVER_AUTH,
+                               certfile: Any = None, keyfile: Any = None, cafile: Any = None,
+                               capath: Any = None, cadata: Any = None) -> SSLContext:
+    """The stdlib's private unverified-context factory, returning our ``SSLContext``."""
+    if not isinstance(purpose, _std._ASN1Object):
+        raise TypeError(purpose)
+    if protocol is None:
+        if purpose == _Purpose.SERVER_AUTH:
+            protocol = _std.PROTOCOL_TLS_CLIENT
+        elif purpose == _Purpose.CLIENT_AUTH:
+            protocol = _std.PROTOCOL_TLS_SERVER
+        else:
+            raise ValueError(purpose)
+    context = SSLContext(protocol)
+    context.check_hostname = check_hostname
+    if cert_reqs is not None:
+        context.verify_mode = cert_reqs
+    if check_hostname and not cert_reqs:
+        raise ValueError("check_hostname needs a SSL context with either CERT_OPTIONAL or "
+                         "CERT_REQUIRED")
+    if keyfile and not certfile:
+        raise ValueError("certfile must be specified")
+    if certfile or keyfile:
+        context.load_cert_chain(certfile, keyfile)
+    if cafile or capath or cadata:
+        context.load_verify_locations(cafile, capath, cadata)
+    elif context.verify_mode != _std.CERT_NONE:
+        context.load_default_certs(purpose)
+    _set_keylog(context)
+    return context
+
+
+_create_default_https_context = create_default_context
+_create_stdlib_context = _create_unverified_context
+
+
+def wrap_socket(sock: Any, keyfile: Any = None, certfile: Any = None, server_side: bool = False,
+                cert_reqs: int = _std.CERT_NONE, ssl_version: int = _std.PROTOCOL_TLS,
+                ca_certs: Any = None, do_handshake_on_connect: bool = True,
+                suppress_ragged_eofs: bool = True, ciphers: Any = None) -> SSLSocket:
+    """Deprecated (as in the stdlib): use ``SSLContext.wrap_socket``."""
+    _warnings.warn("ssl.wrap_socket() is deprecated, use SSLContext.wrap_socket()",
+                   category=DeprecationWarning, stacklevel=2)
+    if server_side and not certfile:
+        raise ValueError("certfile must be specified for server-side operations")
+    if keyfile and not certfile:
+        raise ValueError("certfile must be specified")
+    context = SSLContext(ssl_version)
+    context.verify_mode = cert_reqs
+    if ca_certs:
+        context.load_verify_locations(ca_certs)
+    if certfile:
+        context.load_cert_chain(certfile, keyfile)
+    if ciphers:
+        context.set_ciphers(ciphers)
+    return context.wrap_socket(sock=sock, server_side=server_side,
+                               do_handshake_on_connect=do_handshake_on_connect,
+                               suppress_ragged_eofs=suppress_ragged_eofs)
+
+
+def get_server_certificate(addr: tuple[str, int], ssl_version: int = _std.PROTOCOL_TLS_CLIENT,
+                           ca_certs: Any = None, timeout: Any = _GLOBAL_DEFAULT_TIMEOUT) -> str:
+    """The server's certificate as PEM, fetched cooperatively."""
+    host, port = addr
+    cert_reqs = _std.CERT_REQUIRED if ca_certs is not None else _std.CERT_NONE
+    context = _create_unverified_context(ssl_version, cert_reqs=cert_reqs, cafile=ca_certs)
+    with _create_connection(addr, timeout=timeout) as sock:
+        with context.wrap_socket(sock, server_hostname=host) as sslsock:
+            der = sslsock.getpeercert(True)
+    return _std.DER_cert_to_PEM_cert(der)
+
+
+def _set_keylog(context):
+    if hasattr(context, "keylog_filename"):
+        keylogfile = _os.environ.get("SSLKEYLOGFILE")
+        if keylogfile and not _sys.flags.ignore_environment:
+            context.keylog_filename = keylogfile
+
