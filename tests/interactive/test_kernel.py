@@ -65,7 +65,7 @@ def test_background_greenlets_run_between_cells(k):
 def test_output_of_background_greenlet_goes_to_spawning_cell(k):
     a = k.ok("def later(tag, delay):\n"
              "    co.sleep(delay)\n"
-             "    print('late output', tag, flush=True)\n"
+             "    print('late output', tag)   # no flush: the IOPub thread flushes it\n"
              "co.spawn(later, 'A', 0.5)\n"
              "print('cell A done')")
     b = k.ok("print('cell B')")
@@ -98,6 +98,7 @@ def _interrupt(k, code, marker):
     elapsed = time.monotonic() - t0
     k.wait_for(lambda: msg_id in k._idle, 10, "idle")
     assert reply["parent_header"]["msg_id"] == msg_id
+    print(f"interrupt of {code.splitlines()[-1]!r}: reply after {elapsed * 1000:.1f} ms")
     return reply, elapsed
 
 
