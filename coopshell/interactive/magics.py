@@ -18,6 +18,7 @@ Without tracking, ``%greenlets`` falls back to a scan of ``gc`` objects.
 from __future__ import annotations
 
 import gc
+import re
 import shlex
 import sys
 from time import monotonic as _monotonic
@@ -34,6 +35,7 @@ __all__ = ["MagicError", "run_magic", "MAGICS", "monkey", "greenlets", "kill", "
 #: Finished greenlets kept for ``%greenlets -a``.
 KEEP_FINISHED = 1000
 _PRUNE_EVERY = 1024
+_LOCALS = re.compile(r"^[\w.]*<locals>\.")
 
 
 class MagicError(Exception):
@@ -195,7 +197,7 @@ def greenlets(arg: str = "") -> str:
     now = _monotonic()
     rows = []
     for g in gs:
-        func = g._formatinfo()
+        func = _LOCALS.sub("", g._formatinfo())
         if len(func) > 50:
             func = func[:47] + "..."
         rows.append([str(g.minimal_ident), g.name, func, describe_state(g), _age(now - g.spawn_time)])
@@ -333,7 +335,7 @@ def monkey(arg: str = "") -> str:
         import coopshell.monkey as m
     except ImportError as exc:
         raise MagicError(f"%monkey: coopshell.monkey is not available ({exc})") from None
-    m.INTERACTIVE = True
+    # The front end sets coopshell.monkey.INTERACTIVE (threading stays unpatched).
     fix = False
     if "--fix" in args:
         fix = True
