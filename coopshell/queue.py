@@ -161,7 +161,7 @@ class SimpleQueue:
         (forever if None) for room, else raise ``Full``. With ``block=False``
         raise ``Full`` at once. Raises ``ShutDown`` after ``shutdown()``."""
         lim = self._limit
-        if lim < 0 or (len(self.queue) < lim and not self.putters):
+        if (lim < 0 or (len(self.queue) < lim and not self.putters)) and timeout is None:
             self._put_item(item)
             self.unfinished_tasks += 1
             if self.getters:
@@ -176,10 +176,12 @@ class SimpleQueue:
     def _put_slow(self, item, block, timeout):
         if self.is_shutdown:
             raise ShutDown
+        if block and timeout is not None:
+            timeout = check_timeout(timeout)
         q = self.queue
         lim = self._limit
         putters = self.putters
-        if len(q) < lim and (not putters or not block):
+        if lim < 0 or (len(q) < lim and (not putters or not block)):
             # Room, but others wait for it: only a non-blocking put takes it
             # out of turn (raising Full while not full() would be stranger).
             self._put_item(item)
@@ -195,8 +197,6 @@ class SimpleQueue:
             hub = self.hub = get_hub()
         if cur is hub:
             raise BlockingSwitchOutError(BLOCKING_MESSAGE)
-        if timeout is not None:
-            timeout = check_timeout(timeout)
         sw = cur.switch
         putters.append(sw)
         if len(q) < lim:
@@ -226,7 +226,7 @@ class SimpleQueue:
         ``timeout`` seconds (forever if None), else raise ``Empty``. With
         ``block=False`` raise ``Empty`` at once. Raises ``ShutDown`` after
         ``shutdown()`` once the queue is empty."""
-        if self.queue and not self.getters:
+        if self.queue and not self.getters and timeout is None:
             item = self._get_item()
             if self.putters:
                 self._schedule_unlock()
@@ -240,7 +240,7 @@ class SimpleQueue:
     def peek(self, block: bool = True, timeout: float | None = None) -> Any:
         """Like ``get``, but leave the item in the queue."""
         q = self.queue
-        if q and not self.getters:
+        if q and not self.getters and timeout is None:
             return q[self._peek_index]
         return self._get_slow(block, timeout, True)
 
@@ -248,7 +248,11 @@ class SimpleQueue:
         return self.peek(False)
 
     def _get_slow(self, block, timeout, peek):
+        if block and timeout is not None:
+            timeout = check_timeout(timeout)
         q = self.queue
+        if q and not self.getters:
+            return self._take(peek)
         hub = self.hub
         if hub is None:
             hub = self.hub = get_hub()
@@ -264,8 +268,6 @@ class SimpleQueue:
             if not block:
                 raise Empty
             raise BlockingSwitchOutError(BLOCKING_MESSAGE)
-        if timeout is not None:
-            timeout = check_timeout(timeout)
         getters = self.getters
         sw = cur.switch
         getters.append(sw)
@@ -591,8 +593,6 @@ class Channel:
             hub = self.hub = get_hub()
         if cur is hub:
             raise BlockingSwitchOutError(BLOCKING_MESSAGE)
-        if timeout is not None:
-            timeout = check_timeout(timeout)
         getters = self.getters
         sw = cur.switch
         getters.append(sw)

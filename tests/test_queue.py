@@ -35,9 +35,16 @@ def test_maxsize_arguments():
         Queue("2")
     with pytest.raises(TypeError):
         Queue(1.5)
-    q = Queue(1)
-    with pytest.raises(ValueError):
+    q = Queue(1, items=[1])
+    with pytest.raises(ValueError):  # checked even when an item is there, like the stdlib
         q.get(timeout=-1)
+    with pytest.raises(ValueError):
+        q.put(2, timeout=-1)
+    with pytest.raises(ValueError):
+        Queue().put(2, timeout=-1)
+    assert q.get(timeout=0) == 1
+    q.put(3, timeout=5)
+    assert q.get(timeout=5) == 3
     with pytest.raises(TypeError):
         q.get(timeout="soon")
     assert q.getters == deque()
