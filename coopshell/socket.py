@@ -403,14 +403,14 @@ class socket(_StdSocket):
         if self._timeout == 0.0:
             return _c_connect(self, address)
         address = _resolve(self, address)
-        err = _c_connect_ex(self, address)
+        try:
+            return _c_connect(self, address)
+        except (BlockingIOError, InterruptedError):
+            pass  # in progress: wait for the outcome
+        self._wait_write()
+        err = _c_getsockopt(self, _SOL_SOCKET, _SO_ERROR)
         if err:
-            if err not in _CONNECT_PENDING:
-                raise OSError(err, _strerror(err))
-            self._wait_write()
-            err = _c_getsockopt(self, _SOL_SOCKET, _SO_ERROR)
-            if err:
-                raise OSError(err, _strerror(err))
+            raise OSError(err, _strerror(err))
         return None
 
     def connect_ex(self, address) -> int:
