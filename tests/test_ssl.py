@@ -1,0 +1,225 @@
+"""coopshell.ssl: real TLS handshakes on loopback with a trustme CA; both the
+client and the server side are cooperative sockets in one thread."""
+
+import io
+import ssl as std_ssl
+import time
+import warnings
+
+import pytest
+import trustme
+
+import coopshell as co
+from coopshell import socket as cs
+from coopshell import ssl as cssl
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def cert(ca):
+    return ca.issue_cert("localhost", "127.0.0.1")
+
+
+@pytest.fixture
+def server_ctx(cert):
+    ctx = cssl.SSLContext(cssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(ctx)
+    return ctx
+
+
+@pytest.fixture
+def client_ctx(ca):
+    ctx = cssl.create_default_context()
+    ca.configure_trust(ctx)
+    return ctx
+
+
+@pytest.fixture
+def listener():
+    s = cs.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(64)
+    yield s
+    s.close()
+
+
+def _serve(listener, server_ctx, handler, n=1):
+    def loop():
+        for _ in range(n):
+            conn, _ = listener.accept()
+            co.spawn(_run, conn)
+
+    def _run(conn):
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            handler(tls)
+    return co.spawn(loop)
+
+
+def _echo_upper(tls):
+    while True:
+        data = tls.recv(65536)
+        if not data:
+            return
+        tls.sendall(data.upper())
+
+
+def test_handshake_read_write_both_sides_cooperative(listener, server_ctx, client_ctx):
+    _serve(listener, server_ctx, _echo_upper)
+    raw = cs.create_connection(listener.getsockname())
+    with client_ctx.wrap_socket(raw, server_hostname="localhost") as c:
+        assert type(c) is cssl.SSLSocket
+        assert isinstance(c, std_ssl.SSLSocket) and isinstance(c, cs.socket)
+        assert c.version().startswith("TLS")
+        assert c.getpeercert()["subjectAltName"]
+        c.sendall(b"hello")
+        assert c.recv(100) == b"HELLO"
+        c.write(b"abc")
+        assert c.read(3) == b"ABC"
+        c.send(b"xyz")
+        buf = bytearray(10)
+        n = c.recv_into(buf)
+        assert buf[:n] == b"XYZ"
+        big = b"q" * (2 * 1024 * 1024)
+        c.sendall(big)
+        got = 0
+        while got < len(big):
+            got += len(c.recv(1 << 16))
+        assert got == len(big)
+
+
+def test_makefile_over_tls(listener, server_ctx, client_ctx):
+    def handler(tls):
+        f = tls.makefile("rwb")
+        line = f.readline()
+        f.write(line[::-1].strip() + b"\n")
+        f.flush()
+        f.close()
+    _serve(listener, server_ctx, handler)
+    raw = cs.create_connection(listener.getsockname())
+    with client_ctx.wrap_socket(raw, server_hostname="localhost") as c:
+        f = c.makefile("rwb")
+        f.write(b"abcdef\n")
+        f.flush()
+        assert f.readline() == b"fedcba\n"
+        f.close()
+
+
+def test_unwrap_returns_the_plain_socket(listener, server_ctx, client_ctx):
+    def handler(tls):
+        assert tls.recv(10) == b"plain next"
+        plain = tls.unwrap()
+        plain.sendall(b"clear")
+    _serve(listener, server_ctx, handler)
+    raw = cs.create_connection(listener.getsockname())
+    c = client_ctx.wrap_socket(raw, server_hostname="localhost")
+    c.sendall(b"plain next")
+    plain = c.unwrap()
+    with plain:
+        assert plain.recv(10) == b"clear"
+
+
+def test_handshake_timeout_when_the_server_never_answers(listener, client_ctx):
+    raw = cs.create_connection(listener.getsockname())
+    raw.settimeout(0.1)
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError, match="handshake operation timed out"):
+        client_ctx.wrap_socket(raw, server_hostname="localhost")
+    assert 0.08 < time.monotonic() - t0 < 1.0
+
+
+def test_read_timeout(listener, server_ctx, client_ctx):
+    _serve(listener, server_ctx, lambda tls: co.sleep(1))
+    raw = cs.create_connection(listener.getsockname())
+    with client_ctx.wrap_socket(raw, server_hostname="localhost") as c:
+        c.settimeout(0.05)
+        with pytest.raises(TimeoutError, match="read operation timed out"):
+            c.recv(10)
+
+
+def test_bad_certificate_is_rejected(listener, cert):
+    other = trustme.CA()
+    ctx = cssl.create_default_context()
+    other.configure_trust(ctx)
+    server_ctx = cssl.SSLContext(cssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(server_ctx)
+    stream = io.StringIO()
+    co.get_hub().exception_stream = stream
+    try:
+        _serve(listener, server_ctx, _echo_upper)
+        raw = cs.create_connection(listener.getsockname())
+        with pytest.raises(cssl.SSLCertVerificationError):
+            ctx.wrap_socket(raw, server_hostname="localhost")
+        co.sleep(0.05)
+    finally:
+        co.get_hub().exception_stream = None
+
+
+def test_concurrent_tls_connections(listener, server_ctx, client_ctx):
+    n = 20
+    _serve(listener, server_ctx, _echo_upper, n)
+
+    def client(i):
+        raw = cs.create_connection(listener.getsockname())
+        with client_ctx.wrap_socket(raw, server_hostname="localhost") as c:
+            c.sendall(b"msg%d" % i)
+            return c.recv(100)
+    gs = [co.spawn(client, i) for i in range(n)]
+    co.joinall(gs, timeout=10)
+    assert [g.value for g in gs] == [b"MSG%d" % i for i in range(n)]
+
+
+def test_nonblocking_tls_socket_raises_want_read(listener, server_ctx, client_ctx):
+    _serve(listener, server_ctx, lambda tls: co.sleep(0.5))
+    raw = cs.create_connection(listener.getsockname())
+    with client_ctx.wrap_socket(raw, server_hostname="localhost") as c:
+        c.setblocking(False)
+        with pytest.raises(cssl.SSLWantReadError):
+            c.recv(10)
+
+
+def test_factories_return_our_context(ca, cert, listener, server_ctx):
+    assert type(cssl.create_default_context()) is cssl.SSLContext
+    assert type(cssl._create_unverified_context()) is cssl.SSLContext
+    assert cssl.create_default_context().verify_mode == std_ssl.create_default_context().verify_mode
+    assert type(cssl.create_default_context(cssl.Purpose.CLIENT_AUTH)) is cssl.SSLContext
+    with pytest.raises(TypeError):
+        cssl.create_default_context("nope")
+    _serve(listener, server_ctx, lambda tls: None)
+    pem = cssl.get_server_certificate(listener.getsockname())
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_deprecated_wrap_socket(listener, cert, ca):
+    with cert.private_key_and_cert_chain_pem.tempfile() as certfile:
+        def handler(conn):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                tls = cssl.wrap_socket(conn, certfile=certfile, server_side=True)
+            with tls:
+                tls.sendall(tls.recv(10))
+
+        def loop():
+            conn, _ = listener.accept()
+            handler(conn)
+        g = co.spawn(loop)
+        raw = cs.create_connection(listener.getsockname())
+        with pytest.warns(DeprecationWarning):
+            c = cssl.wrap_socket(raw, cert_reqs=cssl.CERT_NONE)
+        with c:
+            c.sendall(b"old")
+            assert c.recv(10) == b"old"
+        g.get(timeout=5)
+
+
+def test_module_exports_the_stdlib_names():
+    public = {n for n in dir(std_ssl) if not n.startswith("_")
+              and not isinstance(getattr(std_ssl, n), type(std_ssl))}
+    assert public - set(cssl.__all__) <= set(cssl._NOT_IMPLEMENTED)
+    for name in cssl.__imports__:
+        assert getattr(cssl, name) is getattr(std_ssl, name), name
+    for name in cssl.__implements__:
+        assert getattr(cssl, name) is not getattr(std_ssl, name), name
