@@ -98,7 +98,7 @@ def install(ip: Any, kernel: Any = None) -> None:
     if kernel is None:
         kernel = getattr(ip, "kernel", None)
     state.kernel = kernel
-    _register_magics(ip, state, html=kernel is not None)
+    _register_magics(ip, state, rich=kernel is not None)
     _register_formatters(ip, state)
     if kernel is not None:
         loop = kernel.io_loop.asyncio_loop
@@ -186,16 +186,15 @@ def main_is_parked(hub: Any) -> bool:
 
 # -- magics ------------------------------------------------------------------------
 
-def _register_magics(ip: Any, state: _Installed, html: bool) -> None:
-    from . import magics as _magics
-
+def _register_magics(ip: Any, state: _Installed, rich: bool) -> None:
     from .. import greenlet as _greenlet_mod
+    from . import magics as _magics
 
     if _magics._observe not in _greenlet_mod._spawn_observers:
         _magics.enable_tracking()
         state.tracking = True
     for name in MAGIC_NAMES:
-        fn = _make_magic(_magics, name, html)
+        fn = _make_magic(_magics, name, rich)
         ip.register_magic_function(fn, "line", name)
         state.magics.append(name)
 
@@ -205,7 +204,7 @@ def _make_magic(magics: Any, name: str, rich: bool) -> Callable[[str], None]:
         try:
             if rich and name == "greenlets" and all(a in ("-a", "--all") for a in line.split()):
                 gs = magics.tracked(include_finished=bool(line.split()))
-                _display_html(greenlet_table_html(gs))
+                _display_html(greenlet_table_html(gs), magics.greenlets(line))
                 return
             if rich and name == "joinall":
                 _joinall_with_progress(magics, line)
@@ -223,10 +222,10 @@ def _make_magic(magics: Any, name: str, rich: bool) -> Callable[[str], None]:
     return line_magic
 
 
-def _display_html(text: str) -> None:
-    from IPython.display import HTML, display
+def _display_html(html_text: str, plain: str) -> None:
+    from IPython.display import display
 
-    display(HTML(text))
+    display({"text/html": html_text, "text/plain": plain}, raw=True)
 
 
 _PROGRESS = re.compile(r"(\d+)/(\d+) done")

@@ -255,6 +255,7 @@ def test_greenlets_magic_renders_html_and_kill(k):
     html = r.data("text/html")
     assert html and "<table" in html[0] and "sleepy-one" in html[0], r.messages
     assert "sleep(60)" in html[0]
+    assert "sleepy-one" in r.data("text/plain")[0]      # plain-text fallback
     ident = k.ok("named.minimal_ident").text
     r = k.ok(f"%kill {ident}")
     assert "killed 1" in r.stream()
