@@ -101,7 +101,14 @@ def install(ip: Any, kernel: Any = None) -> None:
     _register_magics(ip, state, rich=kernel is not None)
     _register_formatters(ip, state)
     if kernel is not None:
-        loop = kernel.io_loop.asyncio_loop
+        io_loop = getattr(kernel, "io_loop", None)
+        if io_loop is None:
+            # Loaded at startup (``c.InteractiveShellApp.extensions``), before the
+            # kernel's start(): the main thread's current IOLoop is the one it will run.
+            from tornado.ioloop import IOLoop
+
+            io_loop = IOLoop.current()
+        loop = io_loop.asyncio_loop
         state.bridge = _bridge.attach(loop)
     else:
         _install_terminal(ip, state)

@@ -56,9 +56,12 @@ class Result:
 class Kernel:
     """A running kernel and a client that records every iopub message."""
 
-    def __init__(self, kernel_name: str = "coopshell", stderr: Any = None):
+    def __init__(self, kernel_name: str = "coopshell", stderr: Any = None,
+                 extra_arguments: list[str] | None = None):
         self.km = KernelManager(kernel_name=kernel_name)
-        kw = {"env": kernel_env()}
+        kw: dict[str, Any] = {"env": kernel_env()}
+        if extra_arguments:
+            kw["extra_arguments"] = extra_arguments
         if stderr is not None:
             kw["stderr"] = stderr
         self.km.start_kernel(**kw)

@@ -165,3 +165,17 @@ def test_stock_ipykernel_load_ext():
         assert k.execute("%greenlets").status == "error"
     finally:
         k.close()
+
+
+def test_stock_ipykernel_extension_loaded_at_startup():
+    # c.InteractiveShellApp.extensions runs before the kernel's start()
+    k = Kernel("python3", extra_arguments=["--InteractiveShellApp.extensions=coopshell"])
+    try:
+        k.ok("import coopshell as co\n"
+             "ticks = []\n"
+             "bg = co.spawn(lambda: [(ticks.append(1), co.sleep(0.02)) for _ in range(1000)])")
+        time.sleep(0.4)
+        assert int(k.ok("len(ticks)").text) >= 8
+        assert "<table" in k.ok("%greenlets").data("text/html")[0]
+    finally:
+        k.close()
