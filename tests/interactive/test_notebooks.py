@@ -72,3 +72,13 @@ def test_02_downloads(tmp_path):
     assert seq >= 1.6 and pooled < seq / 2.5, (seq, pooled)
     assert "<progress" in _cell(out, "pool of 8")
     assert "speed-up:" in "".join(out)
+
+
+def test_03_chat_server(tmp_path):
+    out = _run("03_chat_server.ipynb", tmp_path)
+    assert not any(t.startswith("ERROR") for t in out), out
+    got = _cell(out, "alice got:")
+    assert "bob: hi alice" in got and "bob: how is the weather on the loopback?" in got
+    assert "alice: sunny, 0 ms latency" in got.split("bob got:")[1]
+    assert "alice-listener" in _cell(out, "<table")
+    assert "listeners finished: True" in "".join(out)
