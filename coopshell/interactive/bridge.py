@@ -93,6 +93,11 @@ class Bridge:
         """True while an asyncio loop drives the hub."""
         return self.loop is not None
 
+    @property
+    def in_pass(self) -> bool:
+        """True while a hub pass runs (the main greenlet is inside the bridge, not in a wait)."""
+        return self._in_pass
+
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start driving the hub from ``loop`` (must run in the hub's thread)."""
         if not isinstance(loop, asyncio.AbstractEventLoop):

@@ -29,7 +29,7 @@ from ..greenlet import Greenlet, iwait
 from .._core.hub import get_hub
 
 __all__ = ["MagicError", "run_magic", "MAGICS", "monkey", "greenlets", "kill", "joinall",
-           "blocking", "help", "enable_tracking", "disable_tracking", "tracked", "live_greenlets",
+           "blocking", "help", "enable_tracking", "disable_tracking", "tracking_enabled", "tracked", "live_greenlets",
            "describe_state", "KEEP_FINISHED"]
 
 #: Finished greenlets kept for ``%greenlets -a``.
@@ -67,6 +67,11 @@ def enable_tracking() -> None:
     """Record every Greenlet created from now on (for ``%greenlets``)."""
     if _observe not in _greenlet_mod._spawn_observers:
         _greenlet_mod._spawn_observers.append(_observe)
+
+
+def tracking_enabled() -> bool:
+    """True while new Greenlets are recorded for ``%greenlets``."""
+    return _observe in _greenlet_mod._spawn_observers
 
 
 def disable_tracking() -> None:

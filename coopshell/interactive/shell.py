@@ -41,6 +41,7 @@ import rlcompleter
 import signal as _signal
 import sys
 import traceback
+import types
 from collections import Counter
 from time import monotonic as _monotonic
 from typing import Any, Iterable
@@ -161,7 +162,13 @@ class Shell:
     def __init__(self, namespace: dict | None = None, history: str | None = None,
                  blocking_threshold: float | None = 0.5):
         self.hub = coopshell.get_hub()
-        self.namespace: dict = namespace if namespace is not None else {}
+        if namespace is None:
+            # A real __main__ module, so functions defined at the prompt pickle
+            # (multiprocessing, copy) as they do in the standard REPL.
+            main_mod = types.ModuleType("__main__", "The coopshell shell's namespace.")
+            sys.modules["__main__"] = main_mod
+            namespace = main_mod.__dict__
+        self.namespace: dict = namespace
         self.namespace.setdefault("__name__", "__main__")
         self.namespace.setdefault("__builtins__", builtins)
         self.namespace.setdefault("co", coopshell)
