@@ -12,8 +12,9 @@ Differs from gevent:
   objects (identity is preserved).
 - ``stale_references()`` lists the loaded modules whose globals still hold an
   original (``from socket import create_connection`` done before patching):
-  those calls stay blocking. ``patch_all(fix_references=True)`` rebinds them,
-  and ``unpatch`` rebinds them back.
+  those calls stay blocking. ``patch_all()`` rebinds the ones in stdlib
+  modules (``socketserver._ServerSelector``…), ``patch_all(fix_references=True)``
+  all of them, and ``unpatch`` rebinds them back.
 - ``patch_all()`` returns a :class:`PatchReport`: what was patched, what was
   skipped and why, warnings, stale references. ``print(report)`` reads well.
 - In an interactive session (a REPL, IPython, a Jupyter kernel, the coopshell
@@ -319,10 +320,10 @@ def patch_socket(dns: bool = True, aggressive: bool = True) -> PatchReport:
     ``dns=False`` leave the DNS look-ups (``getaddrinfo``…) alone."""
     _check_thread()
     source = _source("socket")
-    items = list(source.__implements__)
-    if not dns:
-        dns_names = set(getattr(source, "__dns__", _DNS_NAMES))
-        items = [n for n in items if n not in dns_names]
+    dns_names = _dns_names(source)
+    items = [n for n in source.__implements__ if n not in dns_names]
+    if dns:
+        items += dns_names
     report = PatchReport()
     _check_busy(report, ["socket"])
     _record(report, "socket", patch_module("socket", source, items))
@@ -334,8 +335,7 @@ def patch_dns() -> PatchReport:
     _check_thread()
     try:
         source = _source("socket")
-        dns_names = getattr(source, "__dns__", _DNS_NAMES)
-        items = [n for n in source.__implements__ if n in dns_names]
+        items = _dns_names(source)
     except MonkeyPatchError:
         try:  # coopshell.resolver alone is enough for the look-ups
             source = importlib.import_module("coopshell.resolver")
@@ -460,6 +460,15 @@ def patch_thread(threading: bool = True, _threading_local: bool = True, Event: b
     return _done(report)
 
 
+def _dns_names(source):
+    """coopshell.socket's DNS look-ups: its ``__dns__`` list, or the known
+    names found in its ``__implements__``."""
+    names = getattr(source, "__dns__", None)
+    if names is None:
+        names = [n for n in source.__implements__ if n in _DNS_NAMES]
+    return list(names)
+
+
 def _patch_simple(name):
     _check_thread()
     source = _source(name)
@@ -480,7 +489,7 @@ def _done(report):
 def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: bool = True,
               thread: bool | None = None, os: bool = True, ssl: bool = True,
               subprocess: bool = True, signal: bool = True, queue: bool | None = None,
-              aggressive: bool = True, Event: bool = True, fix_references: bool = False,
+              aggressive: bool = True, Event: bool = True, fix_references: bool | None = None,
               warn: bool = False, **kwargs: Any) -> PatchReport:
     """Patch everything asked for, in a safe order, and report.
 
@@ -488,8 +497,9 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
     interactive session (see :func:`is_interactive`); ``queue`` follows
     ``thread``. A coopshell module that is not available is skipped with the
     reason in the report. ``fix_references`` rebinds stale module globals
-    (see :func:`stale_references`). ``warn`` also issues the report's
-    warnings through ``warnings.warn``.
+    (see :func:`stale_references`): True everywhere, False nowhere, None (the
+    default) in stdlib modules only (``socketserver._ServerSelector``…).
+    ``warn`` also issues the report's warnings through ``warnings.warn``.
     """
     gevent_only = {k: kwargs.pop(k) for k in list(kwargs) if k in _GEVENT_ONLY}
     if kwargs:
@@ -549,8 +559,8 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
     finally:
         _collecting = False
         _greenlet_cache = None
-    if fix_references:
-        report.fixed = fix_references_now()
+    if fix_references is not False:
+        report.fixed = fix_references_now(stdlib_only=fix_references is None)
     report.stale = stale_references()
     if warn:
         for w in report.warnings:
@@ -632,14 +642,17 @@ def stale_references() -> list[StaleReference]:
     return [StaleReference(m, n, t) for m, n, t, _o, _r in _scan_stale()]
 
 
-def fix_references_now() -> list[StaleReference]:
+def fix_references_now(stdlib_only: bool = False) -> list[StaleReference]:
     """Rebind every stale reference to the current patched object (undone by
-    ``unpatch``). Returns what was rebound."""
+    ``unpatch``); with ``stdlib_only``, only those in stdlib modules (such as
+    ``socketserver._ServerSelector``). Returns what was rebound."""
     _check_thread()
     fixed = []
     for mod_name, name, target, original, replacement in _scan_stale():
         module = sys.modules.get(mod_name)
         if module is None or replacement is _MISSING:
+            continue
+        if stdlib_only and mod_name.partition(".")[0] not in _STDLIB_NAMES:
             continue
         try:
             module.__dict__[name] = replacement
@@ -647,8 +660,12 @@ def fix_references_now() -> list[StaleReference]:
             continue
         _fixed.append((mod_name, name, original, replacement))
         fixed.append(StaleReference(mod_name, name, target))
-    fixed.extend(_fix_ssl_contexts())
+    if not stdlib_only:
+        fixed.extend(_fix_ssl_contexts())
     return fixed
+
+
+_STDLIB_NAMES = frozenset(getattr(sys, "stdlib_module_names", ())) - {"__main__"}
 
 
 #: Public alias of :func:`fix_references_now`, named like the patch_all flag.
@@ -665,15 +682,18 @@ def _scan_stale():
             current = module.__dict__.get(attr, _MISSING) if module is not None else _MISSING
             if current is original:
                 continue
-            originals.setdefault(id(original), (original, f"{mod_name}.{attr}", current))
+            label = f"{mod_name}.{attr}" + (" (removed by patching)" if current is _MISSING else "")
+            originals.setdefault(id(original), (original, label, current))
     if not originals:
         return []
     found = []
+    seen = set()
     for mod_name, module in list(sys.modules.items()):
         if mod_name in _BACKENDS or mod_name.partition(".")[0] in _KEEP_ORIGINALS:
             continue
-        if mod_name in _saved:
-            continue
+        if mod_name in _saved or id(module) in seen:
+            continue  # a patched module, or an alias (requests.packages.urllib3)
+        seen.add(id(module))
         try:
             namespace = module.__dict__
             if not isinstance(namespace, dict):
@@ -767,6 +787,33 @@ def _check_thread():
         raise MonkeyPatchError(
             f"monkey patching must be done from the main thread, not from "
             f"{_threading.current_thread().name!r}: patching is process-wide and not thread-safe")
+    if not _preloaded:
+        _preload()
+
+
+# Runtime modules that must not be imported by patching: the front ends pull
+# in prompt_toolkit / IPython / ipykernel, and this module is already loaded.
+_NO_PRELOAD = frozenset({"interactive", "kernel", "demo", "__main__", "monkey", "_monkey"})
+_preloaded = False
+
+
+def _preload():
+    """Import every runtime module before the first patch: each captures the
+    stdlib originals it needs at import time, which only works if it is
+    imported while they are still the originals."""
+    global _preloaded
+    _preloaded = True
+    import pkgutil
+
+    import coopshell
+    for info in pkgutil.iter_modules(coopshell.__path__):
+        if info.name in _NO_PRELOAD:
+            continue
+        try:
+            importlib.import_module(f"coopshell.{info.name}")
+        except Exception:  # a missing optional dependency: patching reports it later
+            pass
+    importlib.import_module("coopshell._monkey.thread")
 
 
 def _module(module):

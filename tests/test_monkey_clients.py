@@ -135,16 +135,16 @@ exec("from socket import create_connection\\n"
      "            data += chunk\\n", mod.__dict__)
 sys.modules["legacyclient"] = mod
 import socket
-orig = socket.create_connection
+KEEP = (socket.create_connection,)   # in a tuple: fix_references rebinds __main__ globals too
 from coopshell import monkey
 r = monkey.patch_all()
 OUT["stale"] = [str(s) for s in monkey.stale_references() if s.module == "legacyclient"]
 r2 = monkey.patch_all(fix_references=True)
 OUT["fixed"] = [str(s) for s in r2.fixed if s.module == "legacyclient"]
-OUT["rebound"] = mod.create_connection is socket.create_connection is not orig
+OUT["rebound"] = mod.create_connection is socket.create_connection is not KEEP[0]
 OUT["coop"] = timed(lambda i: mod.get((HOST, PORT), f"/delay/{i}"), N)
 monkey.unpatch("socket")
-OUT["put_back"] = mod.create_connection is orig
+OUT["put_back"] = mod.create_connection is KEEP[0]
 """
 
 SCENARIOS["ssl_late"] = ENV + """

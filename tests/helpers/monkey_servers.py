@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -84,7 +85,7 @@ class _XMLRPCServer(socketserver.ThreadingMixIn, xmlrpc.server.SimpleXMLRPCServe
 
 def _quiet_handle_error(self, request, client_address):
     # Clients of killed scenarios hang up mid-answer: not worth a traceback.
-    if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+    if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
         socketserver.BaseServer.handle_error(self, request, client_address)
 
 
