@@ -165,6 +165,8 @@ OUT["orig_after_repatch"] = monkey.get_original("time", "sleep") is orig_sleep
 monkey.unpatch("time")
 OUT["restored"] = time.sleep is orig_sleep
 OUT["unpatch_twice"] = monkey.unpatch("time")
+OUT["heavy"] = [m for m in ("prompt_toolkit", "IPython", "ipykernel", "zmq", "gevent", "eventlet")
+                if m in sys.modules]
 """
 
 SCENARIOS["errors"] = """
@@ -385,6 +387,7 @@ def test_repeated_patching_is_idempotent(batch):
     assert r["same_objects"] and r["first_time"] == ["sleep"]
     assert r["orig"] == [True, True] and r["unpatched_original"]
     assert r["orig_after_repatch"] and r["restored"] and r["unpatch_twice"] == []
+    assert r["heavy"] == [], "patching must not import the front ends' dependencies"
 
 
 def test_errors_are_clear(batch):

@@ -37,6 +37,7 @@ import socketserver, threading
 from coopshell import monkey
 r = monkey.patch_all()
 OUT["skipped"] = r.skipped
+OUT["fixed"] = [str(f) for f in r.fixed]
 
 def fetch(i):
     return urllib.request.urlopen(f"{URL}/delay/{i}", timeout=10).read().decode()
@@ -206,6 +207,8 @@ def test_stdlib_clients_cooperate_after_patch_all(batch):
     _need("socket", "select", "selectors", "subprocess")
     r = batch.result("stdlib_all")
     assert "socket" not in r["skipped"] and "select" not in r["skipped"], r["skipped"]
+    # socketserver captured selectors.PollSelector at import: rebound by default (stdlib)
+    assert "socketserver._ServerSelector -> original selectors.PollSelector" in r["fixed"]
     _coop(r["urlopen"], [f"ok /delay/{i}" for i in range(N)])
     _coop(r["http_client"], [f"ok /delay/{i}" for i in range(N)])
     _coop(r["smtplib"], [[]] * N)
