@@ -396,16 +396,18 @@ class Greenlet:
         """``await greenlet``: its value, or its exception raised, on an asyncio
         loop that drives this greenlet's hub (``coopshell.interactive.bridge``)."""
         if self._state != _DONE:
-            if getattr(self._hub, "bridge", None) is None:
+            bridge = getattr(self._hub, "bridge", None)
+            if bridge is None:
                 raise RuntimeError(f"cannot await {self!r}: its hub is not bridged to an asyncio loop; "
                                    "call coopshell.interactive.bridge.attach() first")
-            fut = self._hub.bridge.loop.create_future()
+            fut = bridge.loop.create_future()
 
             def wake(_, fut=fut):
                 if not fut.done():
                     fut.set_result(None)
 
             self.rawlink(wake)
+            bridge.wake()   # the greenlet may have just been spawned (loops without a selector hook)
             try:
                 yield from fut.__await__()
             finally:
