@@ -1,6 +1,7 @@
 """coopshell.server: StreamServer and DatagramServer on loopback, pools,
 stop semantics, TLS, and no file descriptor leaks (/proc/self/fd)."""
 
+import gc
 import io
 import os
 import time
@@ -162,7 +163,8 @@ def test_stop_waits_for_handlers_then_kills_them():
 
 
 def test_no_fd_leaks():
-    co.sleep(0)
+    co.sleep(0.01)
+    gc.collect()      # sockets of earlier tests that are only garbage now
     before = _fds()
     for _ in range(3):
         srv = StreamServer(("127.0.0.1", 0), _echo)
@@ -174,6 +176,7 @@ def test_no_fd_leaks():
         udp.start()
         udp.stop()
     co.sleep(0.01)
+    gc.collect()
     assert _fds() == before
 
 
