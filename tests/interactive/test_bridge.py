@@ -237,3 +237,29 @@ def test_idle_with_10000_parked_greenlets_uses_no_cpu():
     cpu, alive = out.stdout.split()
     assert int(alive) == 10000
     assert float(cpu) < 0.05, cpu
+
+
+def test_uvloop_without_selector_hook_runs_with_wake():
+    uvloop = pytest.importorskip("uvloop")
+    loop = uvloop.new_event_loop()
+
+    async def main():
+        b = bridge_mod.attach()
+        try:
+            assert b._selector is None          # no Python selector to hook
+            ticks = []
+            g = co.spawn(ticker, ticks, 0.05)
+            b.wake()                            # what front ends do after user code
+            await asyncio.sleep(0.5)
+            value = await co.spawn(lambda: co.sleep(0.05) or "v")   # await wakes by itself
+            g.kill(block=False)
+            b.wake()
+            await asyncio.sleep(0.05)
+            return len(ticks), value, g.dead
+        finally:
+            b.detach()
+    try:
+        n, value, dead = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert 7 <= n <= 13 and value == "v" and dead
