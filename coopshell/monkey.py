@@ -650,7 +650,7 @@ def fix_references_now(stdlib_only: bool = False) -> list[StaleReference]:
     fixed = []
     for mod_name, name, target, original, replacement in _scan_stale():
         module = sys.modules.get(mod_name)
-        if module is None or replacement is _MISSING:
+        if module is None or replacement is _MISSING or replacement is None:
             continue
         if stdlib_only and mod_name.partition(".")[0] not in _STDLIB_NAMES:
             continue
@@ -682,6 +682,8 @@ def _scan_stale():
             current = module.__dict__.get(attr, _MISSING) if module is not None else _MISSING
             if current is original:
                 continue
+            if current is None and f"{mod_name}.{attr}" == "threading._CRLock":
+                current = module.RLock  # functools.RLock & co: rebind to the factory, not None
             label = f"{mod_name}.{attr}" + (" (removed by patching)" if current is _MISSING else "")
             originals.setdefault(id(original), (original, label, current))
     if not originals:

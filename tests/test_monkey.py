@@ -44,6 +44,12 @@ OUT["interactive"] = r.interactive
 OUT["patched"] = r.patched
 OUT["report"] = str(r)
 OUT["main_is_main"] = threading.current_thread() is threading.main_thread()
+import functools
+class C:
+    @functools.cached_property
+    def x(self):
+        return 42
+OUT["cached_property"] = [C().x, "functools.RLock" in [f.split(" ")[0] for f in map(str, r.fixed)]]
 OUT["main_ident_real"] = threading.get_ident() == threading.main_thread().ident
 OUT["logging_swapped"] = logging._lock is not logging_lock
 
@@ -359,6 +365,7 @@ def test_patch_thread_threads_are_greenlets(batch):
     assert r["interactive"] is False
     assert "Lock" in r["patched"]["threading"] and "start_new_thread" in r["patched"]["_thread"]
     assert r["main_is_main"] and r["main_ident_real"] and r["logging_swapped"]
+    assert r["cached_property"] == [42, True]
     assert r["alive"] and r["dead"]
     assert r["threads_elapsed"] < 0.3 * 8 / 2, r
     assert r["queue"] == list(range(10))
