@@ -489,13 +489,13 @@ def _done(report):
 def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: bool = True,
               thread: bool | None = None, os: bool = True, ssl: bool = True,
               subprocess: bool = True, signal: bool = True, queue: bool | None = None,
-              aggressive: bool = True, Event: bool = True, fix_references: bool | None = None,
+              selectors: bool | None = None, aggressive: bool = True, Event: bool = True, fix_references: bool | None = None,
               warn: bool = False, **kwargs: Any) -> PatchReport:
     """Patch everything asked for, in a safe order, and report.
 
     ``thread=None`` (the default) means: patch ``threading`` unless this is an
     interactive session (see :func:`is_interactive`); ``queue`` follows
-    ``thread``. A coopshell module that is not available is skipped with the
+    ``thread`` and ``selectors`` follows ``select``. A coopshell module that is not available is skipped with the
     reason in the report. ``fix_references`` rebinds stale module globals
     (see :func:`stale_references`): True everywhere, False nowhere, None (the
     default) in stdlib modules only (``socketserver._ServerSelector``…).
@@ -533,6 +533,7 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
         plan.append(("dns", patch_dns))
     if select:
         plan.append(("select", lambda: patch_select(aggressive=aggressive)))
+    if selectors if selectors is not None else select:
         plan.append(("selectors", lambda: patch_selectors(aggressive=aggressive)))
     if ssl:
         plan.append(("ssl", patch_ssl))

@@ -460,7 +460,8 @@ def test_runner_script_and_module(tmp_path):
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}")
     cmds = {
         "script": [sys.executable, "-m", "coopshell.monkey", "--verbose", str(script), "a", "-b"],
-        "module": [sys.executable, "-m", "coopshell.monkey", "--no-thread", "-m", "progmod", "x"],
+        "module": [sys.executable, "-m", "coopshell.monkey", "--no-thread", "--no-selectors",
+                   "-m", "progmod", "x"],
         "bad": [sys.executable, "-m", "coopshell.monkey", "--frobnicate", str(script)],
         "none": [sys.executable, "-m", "coopshell.monkey"],
     }
