@@ -167,9 +167,13 @@ class socket(_StdSocket):
     # -- waiting -----------------------------------------------------------------
 
     def _watcher(self, events):
-        hub = self._hub
-        if hub is None:
-            hub = self._hub = get_hub()
+        """This socket's reusable watcher for READ or WRITE, on the calling
+        thread's hub (re-created if the socket moved to another thread)."""
+        hub = get_hub()
+        if hub is not self._hub:
+            if self._hub is not None:
+                self._drop_watchers()
+            self._hub = hub
         fd = _c_fileno(self)
         if fd < 0:
             raise OSError(EBADF, "Bad file descriptor")
@@ -182,15 +186,19 @@ class socket(_StdSocket):
 
     def _wait_read(self):
         w = self._rw
-        if w is None:
+        hub = self._hub
+        if w is None or hub is not get_hub():
             w = self._watcher(READ)
-        wait_io(self._hub, w, self._timeout, _timed_out)
+            hub = self._hub
+        wait_io(hub, w, self._timeout, _timed_out)
 
     def _wait_write(self):
         w = self._ww
-        if w is None:
+        hub = self._hub
+        if w is None or hub is not get_hub():
             w = self._watcher(WRITE)
-        wait_io(self._hub, w, self._timeout, _timed_out)
+            hub = self._hub
+        wait_io(hub, w, self._timeout, _timed_out)
 
     def _drop_watchers(self):
         hub = self._hub

@@ -22,6 +22,7 @@ import warnings as _warnings
 from functools import partial as _partial
 from typing import Any
 
+from ._core.hub import get_hub
 from ._core.io_wait import wait_io
 from ._core.loop import READ, WRITE
 from .socket import _GLOBAL_DEFAULT_TIMEOUT, create_connection as _create_connection
@@ -79,14 +80,9 @@ class SSLSocket(_StdSSLSocket, _socket):
     ``SSLContext.wrap_socket``, as in the stdlib."""
 
     def _ssl_wait(self, events, timeout_exc):
-        if events == READ:
-            w = self._rw
-            if w is None:
-                w = self._watcher(READ)
-        else:
-            w = self._ww
-            if w is None:
-                w = self._watcher(WRITE)
+        w = self._rw if events == READ else self._ww
+        if w is None or self._hub is not get_hub():
+            w = self._watcher(events)
         wait_io(self._hub, w, self._timeout, timeout_exc)
 
     def _retry(self, func, args, timeout_exc, block=False):

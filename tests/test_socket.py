@@ -620,3 +620,20 @@ def test_create_server_and_has_dualstack_ipv6():
         c.close()
         conn.close()
     assert cs.has_dualstack_ipv6() == std.has_dualstack_ipv6()
+
+
+def test_a_socket_can_move_to_another_thread():
+    import threading
+    a, b = cs.socketpair()
+    with a, b:
+        co.spawn_later(0.01, a.sendall, b"main")
+        assert b.recv(10) == b"main"       # watchers bound to the main thread's hub
+        out = []
+        t = threading.Thread(target=lambda: out.append(b.recv(10)))
+        t.start()
+        time.sleep(0.05)
+        a.sendall(b"thread")
+        t.join(5)
+        assert out == [b"thread"]
+        co.spawn_later(0.01, a.sendall, b"back")
+        assert b.recv(10) == b"back"
