@@ -497,9 +497,9 @@ def _input_complete(text: str) -> bool:
         import codeop
         _compiler = codeop.CommandCompiler()
         _compiler.compiler.flags |= _AWAIT_FLAGS
-    lines = text.split("\n")
-    if len(lines) > 1 and not lines[-1].strip():
-        return True   # an empty line ends a multi-line block
+    last = text.rsplit("\n", 1)[-1]
+    if "\n" in text and not last.strip():
+        text = text[:len(text) - len(last)]   # a blank (or spaces-only) line ends a block
     try:
         return _compiler(text, "<input>", "single") is not None
     except (SyntaxError, ValueError, OverflowError):
