@@ -317,7 +317,8 @@ def patch_time() -> PatchReport:
 
 def patch_socket(dns: bool = True, aggressive: bool = True) -> PatchReport:
     """Replace ``coopshell.socket.__implements__`` in ``socket``; with
-    ``dns=False`` leave the DNS look-ups (``getaddrinfo``…) alone."""
+    ``dns=False`` leave the DNS look-ups (``getaddrinfo``…) alone.
+    ``aggressive`` is accepted for gevent compatibility."""
     _check_thread()
     source = _source("socket")
     dns_names = _dns_names(source)
@@ -362,9 +363,12 @@ def patch_ssl() -> PatchReport:
         holders = _holders(old)
         where = f" (held by {', '.join(holders[:8])})" if holders else ""
         report.warnings.append(
-            f"{len(old)} ssl.SSLContext object(s) created before patching still make blocking "
+            f"{len(old)} {_SSL_WARNING} still make blocking "
             f"sockets{where}; create new contexts, or pass fix_references=True")
     return _done(report)
+
+
+_SSL_WARNING = "ssl.SSLContext object(s) created before patching"
 
 
 def patch_select(aggressive: bool = True) -> PatchReport:
@@ -562,6 +566,8 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
         _greenlet_cache = None
     if fix_references is not False:
         report.fixed = fix_references_now(stdlib_only=fix_references is None)
+        if fix_references and not _old_ssl_contexts():  # all converted: no longer true
+            report.warnings = [w for w in report.warnings if _SSL_WARNING not in w]
     report.stale = stale_references()
     if warn:
         for w in report.warnings:
