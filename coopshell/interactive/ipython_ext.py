@@ -33,7 +33,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from greenlet import getcurrent as _raw_getcurrent
+from greenlet import GreenletExit, getcurrent as _raw_getcurrent
 
 from .. import monkey as _monkey
 from .._core.hub import get_hub, get_hub_if_exists
@@ -171,12 +171,48 @@ def greenlet_aware_sigint(signum: int, frame: Any) -> None:
     raising here would kill a background greenlet or break into the loop's
     bookkeeping; so the interrupt is queued as a thread-safe hub callback
     (which also wakes a blocking poll) that throws it into the main greenlet.
+
+    A greenlet that computes without ever yielding keeps the hub from running
+    that callback: a second SIGINT while the first is still pending kills
+    that greenlet (``GreenletExit``, quietly) and the main greenlet gets the
+    ``KeyboardInterrupt`` first thing when the hub runs again.
     """
     hub = get_hub_if_exists()
     cur = _raw_getcurrent()
     if hub is None or cur is hub.parent or hub.dead or hub.loop.closed:
         raise KeyboardInterrupt
-    hub.loop.run_callback_threadsafe(_throw_into_main, hub, KeyboardInterrupt)
+    if _pending_interrupt:
+        _pending_interrupt.clear()          # the queued one becomes a no-op
+        if cur is hub:
+            raise KeyboardInterrupt         # the hub forwards it to the main greenlet
+        token = object()
+        _pending_interrupt.append(token)
+        # Runs before anything else the hub has queued, e.g. the links that
+        # would wake the main greenlet's join normally once `cur` is dead.
+        victim = getattr(cur, "task", None) or cur   # the Greenlet a worker runs
+        hub.loop._ready.appendleft((_interrupt_main, (hub, token, victim)))
+        raise GreenletExit
+    token = object()
+    _pending_interrupt.append(token)
+    hub.loop.run_callback_threadsafe(_interrupt_main, hub, token)
+
+
+# The token of the interrupt queued by greenlet_aware_sigint, if any.
+_pending_interrupt: list[object] = []
+
+
+def _interrupt_main(hub: Any, token: object, killed: Any = None) -> None:
+    if token not in _pending_interrupt:
+        return
+    _pending_interrupt.clear()
+    if killed is not None:
+        try:
+            hub.exception_stream.write(f"KeyboardInterrupt: killed {killed!r}, which kept "
+                                       "the hub busy\n")
+        except Exception:
+            pass
+    if main_is_parked(hub):     # else the foreground wait is over already
+        hub.parent.throw(KeyboardInterrupt())
 
 
 def _throw_into_main(hub: Any, exc_type: type) -> None:
