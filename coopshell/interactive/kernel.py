@@ -100,7 +100,7 @@ class CoopKernel(IPythonKernel):
         finally:
             _signal_signal(_signal.SIGINT, saved)
 
-    def finish(self) -> None:
+    def shutdown_greenlets(self) -> None:
         """In the main thread, once the loop stopped (shutdown or restart):
         kill the remaining greenlets quietly and detach the hub."""
         kill_all_greenlets()
@@ -124,7 +124,7 @@ class CoopKernelApp(IPKernelApp):
         finally:
             kernel = getattr(self, "kernel", None)
             if isinstance(kernel, CoopKernel):
-                kernel.finish()
+                kernel.shutdown_greenlets()
 
 
 def kill_all_greenlets(timeout: float = 1.0) -> int:

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 from _kernel_util import kernel_env
