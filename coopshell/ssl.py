@@ -15,10 +15,12 @@ Differs from the stdlib:
 
 from __future__ import annotations
 
+import _socket as _csocket
 import os as _os
 import ssl as _std
 import sys as _sys
 import warnings as _warnings
+from errno import EAGAIN as _EAGAIN, EINVAL as _EINVAL, ENOTCONN as _ENOTCONN
 from functools import partial as _partial
 from typing import Any
 
@@ -63,7 +65,10 @@ globals().update({n: getattr(_std, n) for n in __imports__})
 __all__ = [n for n in __implements__ if not n.startswith("_")] + __imports__ + __extensions__
 
 _StdSSLSocket = _std.SSLSocket
+_c_recv = _csocket.socket.recv
+_SOL_SOCKET, _SO_TYPE, _SOCK_STREAM = _std.SOL_SOCKET, _std.SO_TYPE, _std.SOCK_STREAM
 _StdSSLContext = _std.SSLContext
+_CContext = _std._SSLContext
 _SSLError = _std.SSLError
 _SSLWantReadError = _std.SSLWantReadError
 _SSLWantWriteError = _std.SSLWantWriteError
@@ -78,6 +83,77 @@ _SHUTDOWN_TIMEOUT = _partial(TimeoutError, "The shutdown operation timed out")
 class SSLSocket(_StdSSLSocket, _socket):
     """A TLS socket whose blocking operations wait in the hub. Created by
     ``SSLContext.wrap_socket``, as in the stdlib."""
+
+    @classmethod
+    def _create(cls, sock, server_side=False, do_handshake_on_connect=True,
+                suppress_ragged_eofs=True, server_hostname=None, context=None, session=None):
+        # Our own constructor path: the stdlib's resolves ``SSLSocket`` from
+        # the ssl module's globals, which monkey patching points at this class.
+        if sock.getsockopt(_SOL_SOCKET, _SO_TYPE) != _SOCK_STREAM:
+            raise NotImplementedError("only stream sockets are supported")
+        if server_side:
+            if server_hostname:
+                raise ValueError("server_hostname can only be specified in client mode")
+            if session is not None:
+                raise ValueError("session can only be specified in client mode")
+        if context.check_hostname and not server_hostname:
+            raise ValueError("check_hostname requires server_hostname")
+        family, type_, proto, fd = sock.family, sock.type, sock.proto, sock.fileno()
+        timeout = sock.gettimeout()
+        self = cls.__new__(cls, family, type_, proto, fd)
+        _socket.__init__(self, family, type_, proto, fd)
+        sock.detach()
+        self._context = context
+        self._session = session
+        self._closed = False
+        self._sslobj = None
+        self.server_side = server_side
+        self.server_hostname = context._encode_hostname(server_hostname)
+        self.do_handshake_on_connect = do_handshake_on_connect
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        connected = self._check_peer()
+        self.settimeout(timeout)
+        self._connected = connected
+        if connected:
+            try:
+                self._sslobj = context._wrap_socket(self, server_side, self.server_hostname,
+                                                    owner=self, session=session)
+                if do_handshake_on_connect:
+                    if timeout == 0.0:
+                        raise ValueError("do_handshake_on_connect should not be specified for "
+                                         "non-blocking sockets")
+                    self.do_handshake()
+            except (OSError, ValueError):
+                self.close()
+                raise
+        return self
+
+    def _check_peer(self) -> bool:
+        """True if connected. If not, refuse plaintext that arrived before
+        the handshake (the stdlib's guard against it posing as TLS data)."""
+        try:
+            self.getpeername()
+            return True
+        except OSError as exc:
+            if exc.errno != _ENOTCONN:
+                raise
+        try:
+            early = _c_recv(self, 1)      # the fd is non-blocking: never waits
+        except OSError as exc:
+            if exc.errno not in (_ENOTCONN, _EINVAL, _EAGAIN):
+                raise
+            early = b""
+        if early:
+            reason = "Closed before TLS handshake with data in recv buffer."
+            err = _SSLError(_ENOTCONN, reason)
+            err.reason = reason
+            err.library = None
+            try:
+                self.close()
+            except OSError:
+                pass
+            raise err
+        return False
 
     def _ssl_wait(self, events, timeout_exc):
         w = self._rw if events == READ else self._ww
@@ -156,9 +232,67 @@ class SSLSocket(_StdSSLSocket, _socket):
 
 
 class SSLContext(_StdSSLContext):
-    """The stdlib's ``SSLContext``; ``wrap_socket`` returns a cooperative ``SSLSocket``."""
+    """The stdlib's ``SSLContext``; ``wrap_socket`` returns a cooperative ``SSLSocket``.
+
+    The property setters are redefined to call the C base class directly:
+    the stdlib's use ``super(SSLContext, SSLContext)`` with the module
+    global, which recurses forever once monkey patching makes that global
+    this class.
+    """
 
     sslsocket_class = SSLSocket
+
+    if hasattr(_CContext, "minimum_version"):
+        def _set_minimum_version(self, value):
+            if value == _std.TLSVersion.SSLv3:
+                self.options &= ~_std.Options.OP_NO_SSLv3
+            _CContext.minimum_version.__set__(self, value)
+
+        minimum_version = property(_StdSSLContext.minimum_version.fget, _set_minimum_version)
+        maximum_version = property(_StdSSLContext.maximum_version.fget,
+                                   _CContext.maximum_version.__set__)
+        del _set_minimum_version
+
+    options = property(_StdSSLContext.options.fget, _CContext.options.__set__)
+    verify_flags = property(_StdSSLContext.verify_flags.fget, _CContext.verify_flags.__set__)
+    verify_mode = property(_StdSSLContext.verify_mode.fget, _CContext.verify_mode.__set__)
+
+    def _set_msg_callback(self, callback):
+        if callback is None:
+            _CContext._msg_callback.__set__(self, None)
+            return
+        if not callable(callback):
+            raise TypeError(f"{callback} is not callable.")
+        _CContext._msg_callback.__set__(self, _msg_callback_wrapper(callback))
+
+    _msg_callback = property(_StdSSLContext._msg_callback.fget, _set_msg_callback)
+    del _set_msg_callback
+
+
+def _msg_callback_wrapper(callback):
+    """Convert the C layer's ints to the stdlib's enums, then call ``callback``."""
+    content_types = _std._TLSContentType
+
+    def inner(conn, direction, version, content_type, msg_type, data):
+        version = _enum_or_int(_std.TLSVersion, version)
+        content_type = _enum_or_int(content_types, content_type)
+        if content_type == content_types.HEADER:
+            msg_type = _enum_or_int(content_types, msg_type)
+        elif content_type == content_types.ALERT:
+            msg_type = _enum_or_int(_std._TLSAlertType, msg_type)
+        else:
+            msg_type = _enum_or_int(_std._TLSMessageType, msg_type)
+        return callback(conn, direction, version, content_type, msg_type, data)
+
+    inner.user_function = callback
+    return inner
+
+
+def _enum_or_int(enum, value):
+    try:
+        return enum(value)
+    except ValueError:
+        return value
 
 
 def create_default_context(purpose: Any = _Purpose.SERVER_AUTH, *, cafile: Any = None,

@@ -223,3 +223,46 @@ def test_module_exports_the_stdlib_names():
         assert getattr(cssl, name) is getattr(std_ssl, name), name
     for name in cssl.__implements__:
         assert getattr(cssl, name) is not getattr(std_ssl, name), name
+
+
+def test_context_setters_survive_the_stdlib_global_pointing_at_us(monkeypatch):
+    # what monkey patching does: the stdlib's setters then name our class
+    monkeypatch.setattr(std_ssl, "SSLContext", cssl.SSLContext)
+    ctx = cssl.create_default_context()
+    ctx.minimum_version = cssl.TLSVersion.TLSv1_2
+    ctx.maximum_version = cssl.TLSVersion.TLSv1_3
+    ctx.options |= cssl.OP_NO_COMPRESSION
+    ctx.verify_flags = cssl.VERIFY_X509_STRICT
+    ctx.verify_mode = cssl.CERT_OPTIONAL
+    assert ctx.minimum_version is cssl.TLSVersion.TLSv1_2
+    assert ctx.maximum_version is cssl.TLSVersion.TLSv1_3
+    assert ctx.options & cssl.OP_NO_COMPRESSION and isinstance(ctx.options, cssl.Options)
+    assert ctx.verify_flags == cssl.VERIFY_X509_STRICT and ctx.verify_mode == cssl.CERT_OPTIONAL
+    seen = []
+    ctx._msg_callback = lambda *args: seen.append(args)
+    assert ctx._msg_callback is not None
+    ctx._msg_callback = None
+    assert ctx._msg_callback is None
+
+
+def test_msg_callback_gets_enums(listener, server_ctx, client_ctx):
+    seen = []
+    client_ctx._msg_callback = lambda conn, direction, version, ctype, mtype, data: seen.append(
+        (direction, version, ctype))
+    _serve(listener, server_ctx, _echo_upper)
+    raw = cs.create_connection(listener.getsockname())
+    with client_ctx.wrap_socket(raw, server_hostname="localhost") as c:
+        c.sendall(b"x")
+        assert c.recv(10) == b"X"
+    assert seen and any(isinstance(v, cssl.TLSVersion) for _, v, _ in seen)
+
+
+def test_wrap_socket_with_stdlib_global_patched(monkeypatch, listener, server_ctx, client_ctx):
+    monkeypatch.setattr(std_ssl, "SSLSocket", cssl.SSLSocket)
+    _serve(listener, server_ctx, _echo_upper)
+    raw = cs.create_connection(listener.getsockname())
+    with client_ctx.wrap_socket(raw, server_hostname="localhost") as c:
+        c.sendall(b"patched")
+        assert c.recv(10) == b"PATCHED"
+    with pytest.raises(TypeError):
+        cssl.SSLSocket()
