@@ -105,6 +105,7 @@ _os_sendfile = getattr(_os, "sendfile", None)
 _std_create_server = _std.create_server
 _AF_INET, _AF_INET6 = _std.AF_INET, _std.AF_INET6
 _SOL_SOCKET, _SO_ERROR = _std.SOL_SOCKET, _std.SO_ERROR
+_MSG_DONTWAIT = getattr(_std, "MSG_DONTWAIT", 0)
 _CONNECT_PENDING = frozenset({EINPROGRESS, EWOULDBLOCK, EAGAIN, EALREADY})
 _timeout_error = _std.timeout
 
@@ -219,7 +220,7 @@ class socket(_StdSocket):
             try:
                 return _c_recv(self, *args)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or _dontwait(args, 1):
                     raise
             self._wait_read()
 
@@ -228,7 +229,7 @@ class socket(_StdSocket):
             try:
                 return _c_recv_into(self, *args, **kwargs)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or _dontwait(args, 2, kwargs):
                     raise
             self._wait_read()
 
@@ -237,7 +238,7 @@ class socket(_StdSocket):
             try:
                 return _c_recvfrom(self, *args)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or _dontwait(args, 1):
                     raise
             self._wait_read()
 
@@ -246,7 +247,7 @@ class socket(_StdSocket):
             try:
                 return _c_recvfrom_into(self, *args, **kwargs)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or _dontwait(args, 2, kwargs):
                     raise
             self._wait_read()
 
@@ -276,7 +277,7 @@ class socket(_StdSocket):
             try:
                 return _c_send(self, *args)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or _dontwait(args, 1):
                     raise
             self._wait_write()
 
@@ -285,7 +286,7 @@ class socket(_StdSocket):
             try:
                 return _c_sendto(self, *args)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or (len(args) == 3 and _dontwait(args, 1)):
                     raise
             self._wait_write()
 
@@ -314,7 +315,7 @@ class socket(_StdSocket):
         try:
             sent = _c_send(self, data, flags)
         except BlockingIOError:
-            if self._timeout == 0.0:
+            if self._timeout == 0.0 or flags & _MSG_DONTWAIT:
                 raise
             sent = 0
         if type(data) is bytes:
@@ -549,6 +550,13 @@ def cancel_wait(watcher, error=None) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------
+
+def _dontwait(args, index, kwargs=None) -> bool:
+    """True if the call's flags include MSG_DONTWAIT: the stdlib then
+    raises BlockingIOError even on a blocking socket, and so do we."""
+    flags = args[index] if len(args) > index else (kwargs or {}).get("flags", 0)
+    return isinstance(flags, int) and bool(flags & _MSG_DONTWAIT)
+
 
 def _resolve(sock, address):
     """Resolve a host name in ``address`` cooperatively (the C connect would

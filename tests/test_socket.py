@@ -637,3 +637,16 @@ def test_a_socket_can_move_to_another_thread():
         assert out == [b"thread"]
         co.spawn_later(0.01, a.sendall, b"back")
         assert b.recv(10) == b"back"
+
+
+def test_msg_dontwait_never_waits_like_the_stdlib(listener):
+    c, s = _pair(listener)
+    ref_a, ref_b = std.socketpair()
+    with c, s, ref_a, ref_b:
+        flag = std.MSG_DONTWAIT
+        for name, args in [("recv", (10, flag)), ("recvfrom", (10, flag)),
+                           ("recv_into", (bytearray(4), 4, flag))]:
+            assert _outcome(getattr(s, name), *args) == _outcome(getattr(ref_b, name), *args)
+        assert s.recv_into(bytearray(4), flags=0) if c.send(b"x") else False
+        with pytest.raises(BlockingIOError):
+            s.recv_into(bytearray(4), flags=flag)
