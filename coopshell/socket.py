@@ -26,13 +26,14 @@ import _socket
 import os as _os
 import socket as _std
 from operator import index as _operator_index
+
 from errno import EAGAIN, EALREADY, EBADF, EINPROGRESS, EISCONN, EWOULDBLOCK
 from typing import Any
 
 from ._core.exceptions import ConcurrentObjectUseError
 from ._core.hub import get_hub
-from ._core.io_wait import cancel_wait_error, wait_io
-from ._core.loop import READ, WRITE
+from ._core.io_wait import cancel_wait as _cancel_wait, cancel_wait_error, wait_io
+from ._core.loop import READ, WRITE, _get_ident
 from .resolver import (getaddrinfo, getfqdn, gethostbyaddr, gethostbyname, gethostbyname_ex,
                        getnameinfo)
 
@@ -202,15 +203,11 @@ class socket(_StdSocket):
         wait_io(hub, w, self._timeout, _timed_out)
 
     def _drop_watchers(self):
-        hub = self._hub
-        if hub is None:
-            return
+        """Forget this socket's watchers; a greenlet waiting on one of them
+        gets ``OSError(EBADF)``."""
         for w in (self._rw, self._ww):
-            if w is not None:
-                if w.callback is not None:
-                    hub.cancel_wait(w, cancel_wait_error())
-                else:
-                    w.stop()
+            if w is not None and w.callback is not None:
+                _cancel_wait(w, cancel_wait_error())
         self._rw = self._ww = None
 
     # -- reading -------------------------------------------------------------------
@@ -442,8 +439,9 @@ class socket(_StdSocket):
         if hub is not None:
             self._drop_watchers()
             fd = _c_fileno(self)
-            if fd >= 0:
-                hub.loop.closing_fd(fd)
+            loop = hub.loop
+            if fd >= 0 and loop.thread_ident == _get_ident() and not loop.closed:
+                loop.closing_fd(fd)   # from another thread, epoll drops the fd by itself
         _ss.close(self)
 
     def detach(self) -> int:
@@ -523,8 +521,6 @@ def _wait_fd(fd, events, timeout, timeout_exc):
     hub = get_hub()
     watcher = hub.loop.io(fd, events)
     wait_io(hub, watcher, timeout, _timed_out if timeout_exc is None else timeout_exc)
-    if watcher.error is not None:
-        raise watcher.error
 
 
 def wait_read(fileno: int, timeout: float | None = None, timeout_exc=None) -> None:
@@ -545,8 +541,8 @@ def wait_readwrite(fileno: int, timeout: float | None = None, timeout_exc=None) 
 
 def cancel_wait(watcher, error=None) -> None:
     """Wake the greenlet waiting on ``watcher`` with ``error`` (default:
-    ``OSError(EBADF)``)."""
-    get_hub().cancel_wait(watcher, cancel_wait_error() if error is None else error)
+    ``OSError(EBADF)``) raised from its wait; a no-op if nobody waits."""
+    _cancel_wait(watcher, cancel_wait_error() if error is None else error)
 
 
 # -- helpers ------------------------------------------------------------------------

@@ -650,3 +650,36 @@ def test_msg_dontwait_never_waits_like_the_stdlib(listener):
         assert s.recv_into(bytearray(4), flags=0) if c.send(b"x") else False
         with pytest.raises(BlockingIOError):
             s.recv_into(bytearray(4), flags=flag)
+
+
+def test_close_racing_a_timeout_leaves_no_stray_error(listener):
+    # close() and the recv timeout fall due in the same loop pass: the waiter
+    # sees its timeout, and the cancellation must not land in its next wait.
+    c, s = _pair(listener)
+    with c:
+        s.settimeout(0.05)
+
+        def waiter():
+            with pytest.raises(TimeoutError):
+                s.recv(1)
+            co.sleep(0.05)          # a stray EBADF would be raised here
+            return "ok"
+        g = co.spawn(waiter)
+        co.sleep(0)
+        co.spawn_later(0.02, time.sleep, 0.06)   # blocks the hub past both deadlines
+        co.spawn_later(0.04, s.close)
+        assert g.get(timeout=2) == "ok"
+
+
+def test_closing_from_another_thread_wakes_the_waiter(listener):
+    import threading
+    c, s = _pair(listener)
+    with c:
+        g = co.spawn(s.recv, 10)
+        co.sleep(0.01)
+        t = threading.Thread(target=s.close)
+        t.start()
+        with pytest.raises(OSError) as info:
+            g.get(timeout=2)
+        t.join(2)
+        assert info.value.errno == errno.EBADF

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from errno import EBADF
 
+
 from greenlet import getcurrent as _getcurrent
 
 from .exceptions import BlockingSwitchOutError, ConcurrentObjectUseError
 from .hub import BLOCKING_MESSAGE, TIMED_OUT
-from .loop import READ, WRITE, _FdRecord
+from .loop import READ, WRITE, _FdRecord, _get_ident  # the loop's thread_ident uses it
 
-__all__ = ["wait_io", "cancel_wait_error", "CANCELLED_MESSAGE"]
+__all__ = ["wait_io", "cancel_wait", "cancel_wait_error", "CANCELLED_MESSAGE"]
 
 CANCELLED_MESSAGE = "File descriptor was closed while another greenlet was waiting on it"
 
@@ -31,14 +32,33 @@ def cancel_wait_error() -> OSError:
     return OSError(EBADF, CANCELLED_MESSAGE)
 
 
+def cancel_wait(watcher, error: BaseException) -> None:
+    """Make the greenlet waiting on ``watcher`` raise ``error`` from its wait.
+
+    The wake-up is the watcher's own dispatch, queued on its loop: if the
+    wait ends some other way first (its timeout fell due in the same loop
+    pass), the watcher has no callback any more and the wake-up is a no-op,
+    so the error can never land in a later, unrelated wait. Callable from
+    any thread.
+    """
+    if watcher.callback is None:
+        return
+    watcher._error = error
+    loop = watcher.loop
+    if loop.thread_ident == _get_ident():
+        loop._ready.append((watcher._dispatch, ()))
+    else:
+        loop.run_callback_threadsafe(watcher._dispatch)
+
+
 def wait_io(hub, watcher, timeout=None, timeout_exc=None) -> None:
     """Park the current greenlet until ``watcher`` fires.
 
     ``timeout`` (seconds, or None for no limit) ends the wait by raising
     ``timeout_exc`` (an exception instance, or a callable returning one).
-    If the loop gave up on the fd (closed behind our back) the wait ends
-    normally and ``watcher.error`` holds the reason; callers retry their
-    syscall, which then raises the real error.
+    If the wait was cancelled (``cancel_wait``: the socket was closed by
+    another greenlet) or the loop gave up on the fd (closed behind our
+    back), the error recorded on the watcher is raised.
 
     This is the hottest wait in the runtime (every socket recv/send that
     would block), so it starts and stops the watcher inline, on the loop's
@@ -92,6 +112,8 @@ def wait_io(hub, watcher, timeout=None, timeout_exc=None) -> None:
             loop._cancel_timer(entry)
     if result is TIMED_OUT and entry is not None:
         _raise_timeout(timeout_exc)
+    if watcher._error is not None:
+        raise watcher._error
 
 
 def _wait_generic(hub, loop, watcher, switch, timeout, timeout_exc):
@@ -107,6 +129,8 @@ def _wait_generic(hub, loop, watcher, switch, timeout, timeout_exc):
             loop._cancel_timer(entry)
     if result is TIMED_OUT and entry is not None:
         _raise_timeout(timeout_exc)
+    if watcher._error is not None:
+        raise watcher._error
 
 
 def _raise_timeout(timeout_exc):
