@@ -25,9 +25,8 @@ from __future__ import annotations
 import _socket
 import os as _os
 import socket as _std
-from operator import index as _operator_index
-
 from errno import EAGAIN, EALREADY, EBADF, EINPROGRESS, EISCONN, EWOULDBLOCK
+from operator import index as _operator_index
 from typing import Any
 
 from ._core.exceptions import ConcurrentObjectUseError
@@ -92,8 +91,6 @@ _c_gettimeout = _CSocket.gettimeout
 _c_setblocking = _CSocket.setblocking
 _c_getsockopt = _CSocket.getsockopt
 _c_fileno = _CSocket.fileno
-_c_close = _CSocket.close
-_c_detach = _CSocket.detach
 _c_family = _CSocket.family.__get__
 _c_type = _CSocket.type.__get__
 _c_proto = _CSocket.proto.__get__
