@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from errno import EBADF
 
-
 from greenlet import getcurrent as _getcurrent
 
 from .exceptions import BlockingSwitchOutError, ConcurrentObjectUseError
