@@ -166,9 +166,27 @@ def test_watching_a_closed_fd_reports_error_instead_of_hanging(loop):
     os.close(r)
     os.close(w)
     watcher = loop.io(r, core.READ)
-    with co.Timeout(2):
+    with co.Timeout(2), pytest.raises(OSError):
         wait_on_watcher(co.get_hub(), watcher)
     assert isinstance(watcher.error, OSError)
+
+
+def test_hub_cancel_wait_raises_in_waiter_and_is_safe_after_the_wait(loop):
+    hub = co.get_hub()
+    a, b = socket.socketpair()
+    try:
+        w = loop.io(a.fileno(), core.READ)
+        g = co.spawn(wait_on_watcher, hub, w)
+        co.sleep(0)
+        hub.cancel_wait(w, OSError(9, "closed under you"))
+        g.join(timeout=2)
+        assert isinstance(g.exception, OSError) and g.exception.errno == 9
+        # Cancelling a watcher nobody waits on does nothing.
+        hub.cancel_wait(w, OSError(9, "late"))
+        co.sleep(0)
+    finally:
+        a.close()
+        b.close()
 
 
 def test_run_callback_threadsafe_wakes_blocked_loop(loop):

@@ -210,13 +210,10 @@ class Hub(greenlet):
         return wait_on_watcher(self, watcher)
 
     def cancel_wait(self, watcher, error, close_watcher=False) -> None:
-        """Wake the greenlet waiting on ``watcher`` with ``error`` raised."""
-        cb = watcher.callback
-        if cb is not None:
-            glet = getattr(cb, "__self__", None)
-            watcher.stop()
-            if isinstance(glet, greenlet) and not glet.dead:
-                self.loop.run_callback(_throw_if_waiting, glet, error)
+        """Make the greenlet waiting on the I/O ``watcher`` raise ``error``.
+        A no-op if the wait has already ended some other way."""
+        from .io_wait import cancel_wait
+        cancel_wait(watcher, error)
         if close_watcher:
             watcher.close()
 
@@ -267,11 +264,6 @@ def type_name(obj):
     return type(obj).__name__
 
 
-def _throw_if_waiting(glet, error):
-    if not glet.dead:
-        glet.throw(error)
-
-
 def get_hub() -> Hub:
     """The calling thread's hub, created on first use."""
     try:
@@ -304,6 +296,9 @@ def wait_on_watcher(hub, watcher):
         if result is not watcher:
             raise InvalidSwitchError(
                 f"Invalid switch into {cur!r} while it waited on {watcher!r}: got {result!r}")
+        error = getattr(watcher, "_error", None)
+        if error is not None:
+            raise error
         return result
     finally:
         watcher.stop()
