@@ -63,17 +63,19 @@ def _worker_main(task):
     while True:
         me.task = task
         task._worker = me
+        me.gr_context = task._context
         try:
-            result = task._context.run(task._run, *task.args, **task.kwargs)
+            result = task._run(*task.args, **task.kwargs)
         except BaseException as exc:
             me.task = None
             task._finish_error(exc)
         else:
             me.task = None
             task._finish(result)
-        # Drop the finished task and its result before parking: an idle
-        # worker must not keep them (and what they reference) alive.
+        # Drop the finished task, its result and its context before parking:
+        # an idle worker must not keep them (and what they reference) alive.
         task = result = None
+        me.gr_context = None
         if len(idle) >= MAX_IDLE_WORKERS:
             return
         idle.append(me)
@@ -123,7 +125,7 @@ class Greenlet:
         self._worker = None
         self._value = None
         self._exc_info = None
-        self._links = deque()
+        self._links = None   # a list once something links; most greenlets never need one
         self._notify_pending = False
         self._hub = get_hub()
         self._timer = None
@@ -188,6 +190,7 @@ class Greenlet:
         tb = exc.__traceback__
         if tb is not None and tb.tb_frame.f_code is _WORKER_CODE:
             exc.__traceback__ = tb = tb.tb_next  # the user's frames only
+        in_own_context = self._worker is not None and _getcurrent() is self._worker
         self._state = _DONE
         self._worker = None
         if isinstance(exc, GreenletExit):
@@ -199,7 +202,10 @@ class Greenlet:
         if not isinstance(exc, GreenletExit):
             # In the greenlet's own context, so the report goes where its
             # output went (Jupyter routes output by a ContextVar).
-            self._context.run(self._hub.handle_error, self, type(exc), exc, exc.__traceback__)
+            if in_own_context:
+                self._hub.handle_error(self, type(exc), exc, exc.__traceback__)
+            else:
+                self._context.run(self._hub.handle_error, self, type(exc), exc, exc.__traceback__)
 
     def _schedule_notify(self):
         if not self._notify_pending:
@@ -210,7 +216,7 @@ class Greenlet:
         self._notify_pending = False
         links = self._links
         while links:
-            link = links.popleft()
+            link = links.pop(0)
             try:
                 link(self)
             except BaseException:
@@ -324,7 +330,10 @@ class Greenlet:
         """Call ``callback(self)`` in the hub when the greenlet finishes."""
         if not callable(callback):
             raise TypeError(f"Expected callable: {callback!r}")
-        self._links.append(callback)
+        links = self._links
+        if links is None:
+            links = self._links = []
+        links.append(callback)
         if self._state == _DONE:
             self._schedule_notify()
 
@@ -347,14 +356,14 @@ class Greenlet:
         self.rawlink(_SpawnedLink(callback, successful=False))
 
     def unlink(self, callback: Callable[[Greenlet], Any]) -> None:
-        links = self._links
+        links = self._links or ()
         for i, link in enumerate(links):
             if link == callback or getattr(link, "callback", None) == callback:
                 del links[i]
                 return
 
     def unlink_all(self) -> None:
-        self._links.clear()
+        self._links = None
 
     # -- killing ----------------------------------------------------------------------
 
@@ -469,6 +478,8 @@ def _wait_link(target, timeout):
         raise BlockingSwitchOutError(BLOCKING_MESSAGE)
     switch = cur.switch
     links = target._links
+    if links is None:
+        links = target._links = []
     links.append(switch)
     entry = hub.loop._add_timer(timeout, switch, (TIMED_OUT,)) if timeout is not None else None
     try:
