@@ -341,7 +341,7 @@ def monkey(arg: str = "") -> str:
     except ImportError as exc:
         raise MagicError(f"%monkey: coopshell.monkey is not available ({exc})") from None
     # The front end sets coopshell.monkey.INTERACTIVE (threading stays unpatched).
-    fix = False
+    fix = None  # patch_all's default: rebind stale references in the stdlib only
     if "--fix" in args:
         fix = True
         args = [a for a in args if a != "--fix"]
