@@ -64,8 +64,18 @@ def _worker_main(task):
         me.task = task
         task._worker = me
         me.gr_context = task._context
+        args = task.args
         try:
-            result = task._run(*task.args, **task.kwargs)
+            # Fixed-arity calls are inlined by the interpreter; a *args call
+            # adds a C-level eval frame that every parked greenlet would save.
+            if task.kwargs:
+                result = task._run(*args, **task.kwargs)
+            elif not args:
+                result = task._run()
+            elif len(args) == 1:
+                result = task._run(args[0])
+            else:
+                result = task._run(*args)
         except BaseException as exc:
             me.task = None
             task._finish_error(exc)
@@ -74,7 +84,7 @@ def _worker_main(task):
             task._finish(result)
         # Drop the finished task, its result and its context before parking:
         # an idle worker must not keep them (and what they reference) alive.
-        task = result = None
+        task = result = args = None
         me.gr_context = None
         if len(idle) >= MAX_IDLE_WORKERS:
             return

@@ -33,7 +33,6 @@ from __future__ import annotations
 import _thread
 import concurrent.futures as _cf
 import os as _os
-import sys
 from collections import deque
 from concurrent.futures import _base as _cf_base
 from threading import Condition as _Condition

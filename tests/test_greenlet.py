@@ -1,7 +1,6 @@
 """Greenlet, spawn, joinall, iwait, kill: gevent's semantics on pooled workers."""
 
 import contextvars
-import io
 import time
 
 import greenlet as raw_greenlet
@@ -10,17 +9,6 @@ import pytest
 import coopshell as co
 from coopshell.event import AsyncResult, Event
 from coopshell.greenlet import Greenlet
-
-
-@pytest.fixture
-def errors():
-    """Capture what the hub prints for failed greenlets."""
-    hub = co.get_hub()
-    stream = io.StringIO()
-    old = hub._exception_stream
-    hub.exception_stream = stream
-    yield stream
-    hub.exception_stream = old
 
 
 def test_spawn_runs_and_returns_value():
@@ -48,7 +36,7 @@ def test_spawn_rejects_non_callable_at_the_call():
         co.spawn_raw("nope")
 
 
-def test_exception_is_kept_and_printed(errors):
+def test_exception_is_kept_and_printed(quiet_hub):
     def boom(x):
         raise ValueError(f"bad {x}")
 
@@ -59,19 +47,19 @@ def test_exception_is_kept_and_printed(errors):
     assert g.value is None
     with pytest.raises(ValueError, match="bad arg"):
         g.get()
-    out = errors.getvalue()
+    out = quiet_hub.getvalue()
     assert "Traceback" in out and "ValueError: bad arg" in out
     assert f"<Greenlet at {id(g):#x}: " in out
     assert "boom('arg')> failed with ValueError" in out
     assert "_worker_main" not in out  # the user's frames only
 
 
-def test_named_greenlet_repr_and_args_shortened(errors):
+def test_named_greenlet_repr_and_args_shortened(quiet_hub):
     g = Greenlet(lambda *a: 1 / 0, "x" * 500, list(range(100)))
     g.name = "fetcher"
     g.start()
     g.join()
-    line = [ln for ln in errors.getvalue().splitlines() if "failed with" in ln][0]
+    line = [ln for ln in quiet_hub.getvalue().splitlines() if "failed with" in ln][0]
     assert line.startswith('<Greenlet "fetcher" at ')
     assert len(line) < 200
     assert line.endswith("failed with ZeroDivisionError")
@@ -98,7 +86,7 @@ def test_kill_unstarted_never_runs():
     assert ran == [] and later.dead
 
 
-def test_kill_with_custom_exception_and_timeout(errors):
+def test_kill_with_custom_exception_and_timeout(quiet_hub):
     caught = []
 
     def stubborn():
@@ -163,7 +151,7 @@ def test_bad_timeouts_raise_at_call():
     g.join()
 
 
-def test_link_ordering_and_kinds(errors):
+def test_link_ordering_and_kinds(quiet_hub):
     order = []
     g = co.spawn(lambda: 7)
     g.rawlink(lambda s: order.append(("raw1", s.value)))
@@ -178,7 +166,7 @@ def test_link_ordering_and_kinds(errors):
     assert sorted(order[2:]) == [("link", 7), ("value", 7)]
 
 
-def test_link_exception_only_on_failure(errors):
+def test_link_exception_only_on_failure(quiet_hub):
     got = []
     g = co.spawn(lambda: 1 / 0)
     g.link_exception(lambda s: got.append(type(s.exception)))
@@ -188,7 +176,7 @@ def test_link_exception_only_on_failure(errors):
     assert got == [ZeroDivisionError]
 
 
-def test_error_in_link_does_not_stop_other_links(errors):
+def test_error_in_link_does_not_stop_other_links(quiet_hub):
     got = []
     g = co.spawn(lambda: 1)
     g.rawlink(lambda s: 1 / 0)
@@ -196,7 +184,7 @@ def test_error_in_link_does_not_stop_other_links(errors):
     g.join()
     co.sleep(0)
     assert got == [1]
-    assert "ZeroDivisionError" in errors.getvalue()
+    assert "ZeroDivisionError" in quiet_hub.getvalue()
 
 
 def test_rawlink_after_death_still_fires():
@@ -267,7 +255,7 @@ def test_context_manager_kills_on_exit():
     assert g.dead
 
 
-def test_joinall_timeout_count_and_raise_error(errors):
+def test_joinall_timeout_count_and_raise_error(quiet_hub):
     fast = [co.spawn(co.sleep, 0.01) for _ in range(3)]
     slow = co.spawn(co.sleep, 5)
     done = co.joinall(fast + [slow], timeout=0.2)
@@ -381,7 +369,7 @@ def test_idle_pool_is_bounded():
     assert len(co.get_hub().workers) <= gmod.MAX_IDLE_WORKERS
 
 
-def test_state_names(errors):
+def test_state_names(quiet_hub):
     g = Greenlet(co.sleep, 0.01)
     assert g.state == "new"
     g.start()

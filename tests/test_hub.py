@@ -2,10 +2,6 @@
 BlockingSwitchOutError, sleep, and a non-blocking pass for front ends."""
 
 import io
-import os
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 
@@ -14,13 +10,7 @@ import pytest
 import coopshell as co
 from coopshell._core.hub import Hub
 from coopshell.event import Event
-
-
-def run_script(code, timeout=30):
-    """Run ``code`` in a fresh interpreter; return (returncode, stdout, stderr)."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout)
-    return proc.returncode, proc.stdout, proc.stderr
+from helpers import run_script
 
 
 def test_get_hub_is_per_thread_and_stable():

@@ -3,30 +3,12 @@ reads and writes that wait in the hub."""
 
 import os
 import subprocess
-import sys
-import textwrap
 
 import pytest
 
 import coopshell as co
 import coopshell.os as cos
-
-
-def run_script(code, timeout=30):
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def heartbeat(interval=0.01):
-    ticks = []
-
-    def beat():
-        while True:
-            co.sleep(interval)
-            ticks.append(1)
-
-    return ticks, co.spawn(beat)
+from helpers import heartbeat, run_script
 
 
 def test_fork_child_runs_greenlets_and_exits_with_a_code():

@@ -7,17 +7,6 @@ from coopshell.event import Event
 from coopshell.pool import Group, Pool, PoolFull
 
 
-@pytest.fixture
-def quiet_hub():
-    """Failed greenlets print a traceback; keep expected ones out of the output."""
-    import io
-    hub = co.get_hub()
-    old = hub._exception_stream
-    hub.exception_stream = io.StringIO()
-    yield hub.exception_stream
-    hub.exception_stream = old
-
-
 class Concurrency:
     def __init__(self):
         self.active = 0

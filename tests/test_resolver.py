@@ -1,7 +1,6 @@
 """coopshell.resolver: the stdlib's answers, cooperatively, via /etc/hosts
 ('localhost') only; errors in the caller; coalescing; inline fast paths."""
 
-import io
 import socket
 import time
 
@@ -11,15 +10,6 @@ import coopshell as co
 from coopshell import resolver
 from coopshell._core.exceptions import BlockingSwitchOutError
 from coopshell.threadpool import get_default_pool
-
-
-@pytest.fixture
-def quiet_hub():
-    hub = co.get_hub()
-    old = hub._exception_stream
-    hub.exception_stream = stream = io.StringIO()
-    yield stream
-    hub.exception_stream = old
 
 
 def test_results_match_the_stdlib():

@@ -4,7 +4,6 @@ results and errors on the same inputs."""
 import os
 import select as std_select
 import selectors as std_selectors
-import socket as std
 import time
 
 import pytest

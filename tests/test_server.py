@@ -2,7 +2,6 @@
 stop semantics, TLS, and no file descriptor leaks (/proc/self/fd)."""
 
 import gc
-import io
 import os
 import time
 
@@ -25,14 +24,6 @@ def _fds():
         except OSError:
             pass   # the fd listing itself
     return found
-
-
-@pytest.fixture
-def quiet_hub():
-    hub = co.get_hub()
-    hub.exception_stream = stream = io.StringIO()
-    yield stream
-    hub.exception_stream = None
 
 
 def _echo(sock, address):

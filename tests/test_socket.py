@@ -4,7 +4,6 @@ behaviour checked against the stdlib on the same input."""
 import array
 import errno
 import http.client
-import io
 import os
 import resource
 import socket as std
@@ -16,15 +15,6 @@ import pytest
 import coopshell as co
 from coopshell import socket as cs
 from coopshell._core.exceptions import ConcurrentObjectUseError
-
-
-@pytest.fixture
-def quiet_hub():
-    hub = co.get_hub()
-    old = hub._exception_stream
-    hub.exception_stream = stream = io.StringIO()
-    yield stream
-    hub.exception_stream = old
 
 
 @pytest.fixture

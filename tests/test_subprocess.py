@@ -11,19 +11,9 @@ import pytest
 import coopshell as co
 import coopshell.os as cos
 import coopshell.subprocess as sp
+from helpers import heartbeat
 
 PY = sys.executable
-
-
-def heartbeat(interval=0.01):
-    ticks = []
-
-    def beat():
-        while True:
-            co.sleep(interval)
-            ticks.append(1)
-
-    return ticks, co.spawn(beat)
 
 
 def test_ten_concurrent_runs_overlap():

@@ -2,7 +2,6 @@
 batches, no spurious LoopExit, ThreadPoolExecutor with cooperative futures."""
 
 import concurrent.futures as cf
-import io
 import subprocess
 import sys
 import threading
@@ -14,27 +13,7 @@ import coopshell as co
 from coopshell._core.exceptions import InvalidThreadUseError
 from coopshell.threadpool import (DEFAULT_MAXSIZE, Future, ThreadPool, ThreadPoolExecutor,
                                   get_default_pool)
-
-
-def heartbeat(interval=0.01):
-    """Spawn a greenlet that counts ticks; returns (list, greenlet)."""
-    ticks = []
-
-    def beat():
-        while True:
-            co.sleep(interval)
-            ticks.append(1)
-
-    return ticks, co.spawn(beat)
-
-
-@pytest.fixture
-def quiet_hub():
-    hub = co.get_hub()
-    old = hub._exception_stream
-    hub.exception_stream = stream = io.StringIO()
-    yield stream
-    hub.exception_stream = old
+from helpers import heartbeat
 
 
 def test_ten_blocking_calls_run_in_parallel_threads():

@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import re
 import shlex
-import sys
 from time import monotonic as _monotonic
 from typing import Any, Callable
 

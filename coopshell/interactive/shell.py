@@ -44,7 +44,7 @@ import traceback
 import types
 from collections import Counter
 from time import monotonic as _monotonic
-from typing import Any, Iterable
+from typing import Iterable
 
 from greenlet import getcurrent as _getcurrent
 

@@ -22,7 +22,7 @@ import os
 import sys
 import threading as _threading
 from time import monotonic as _monotonic
-from typing import Any, Callable, TextIO
+from typing import Callable, TextIO
 
 from ..greenlet import _WORKER_CODE
 from .._core.hub import Hub, get_hub
