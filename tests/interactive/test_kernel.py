@@ -124,11 +124,13 @@ def test_interrupt_reaches_the_cell_and_spares_the_hub(k, wait):
 
 
 def test_second_interrupt_stops_a_greenlet_that_never_yields(k):
+    # The spinner says it runs, so the main greenlet is surely in join() by
+    # then (printing before join() let a loaded machine interrupt main first).
     msg_id = k.submit("def spin():\n"
+                      "    print('spinning', flush=True)\n"
                       "    while True:\n"
                       "        pass\n"
                       "spinner = co.spawn(spin)\n"
-                      "print('spinning', flush=True)\n"
                       "spinner.join()")
     k.wait_for(lambda: any("spinning" in m["content"].get("text", "")
                            for m in k.messages_for(msg_id)), 10, "spinning")
