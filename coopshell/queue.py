@@ -79,7 +79,23 @@ def _check_maxsize(maxsize, warn_depth):
     return maxsize
 
 
-class SimpleQueue:
+class _IterateByGet:
+    """Iteration calls ``get()`` until it returns ``StopIteration`` (gevent's
+    convention for ending a consumer loop)."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Any:
+        result = self.get()
+        if result is StopIteration:
+            raise result
+        return result
+
+
+class SimpleQueue(_IterateByGet):
     """A FIFO queue of items for greenlets, optionally bounded by ``maxsize``.
 
     Hot path notes: a getter or putter that must wait appends its own raw
@@ -343,17 +359,7 @@ class SimpleQueue:
                 return
         self._schedule_unlock()
 
-    # -- iteration, copies -------------------------------------------------------------
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> Any:
-        """The next item from ``get()``; stops at an item that is ``StopIteration``."""
-        result = self.get()
-        if result is StopIteration:
-            raise result
-        return result
+    # -- copies ----------------------------------------------------------------------
 
     def copy(self) -> SimpleQueue:
         """A new queue of the same type, maxsize and items (no waiters)."""
@@ -488,7 +494,7 @@ class _AllTasksDone(Linkable):
         return not self._queue.unfinished_tasks
 
 
-class Channel:
+class Channel(_IterateByGet):
     """A rendezvous between greenlets: ``put`` waits until a ``get`` takes
     the item, ``get`` waits until a ``put`` offers one; nothing is buffered.
     (gevent's Channel; ``maxsize`` must be 1, as there.)"""
@@ -640,15 +646,6 @@ class Channel:
                 return
         if accepted or (getters and (handoff or putters)):
             self._schedule_unlock()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> Any:
-        result = self.get()
-        if result is StopIteration:
-            raise result
-        return result
 
     def __repr__(self):
         parts = ""
