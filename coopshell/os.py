@@ -32,8 +32,9 @@ from typing import Any, Callable
 
 from greenlet import getcurrent as _getcurrent
 
-from ._core.exceptions import BlockingSwitchOutError, InvalidSwitchError
+from ._core.exceptions import BlockingSwitchOutError
 from ._core.hub import BLOCKING_MESSAGE, TIMED_OUT, get_hub, get_hub_if_exists
+from ._core.io_wait import wait_io
 from ._core.loop import READ, WRITE
 from .event import Event
 
@@ -134,26 +135,19 @@ def close(fd: int) -> None:
 def wait_fd(fd: int, events: int, timeout: float | None = None) -> bool:
     """Wait until ``fd`` is ready for ``events`` (READ=1, WRITE=2); False if
     ``timeout`` passed first. Files epoll refuses (regular files) count as
-    ready."""
+    ready: the read or write that follows reports any real error."""
     hub = get_hub()
-    cur = _getcurrent()
-    if cur is hub:
-        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
-    loop = hub.loop
-    watcher = loop.io(fd, events)
-    watcher.start(cur.switch, watcher)
-    entry = loop._add_timer(timeout, cur.switch, (TIMED_OUT,)) if timeout is not None else None
     try:
-        result = hub.switch()
-    finally:
-        watcher.stop()
-        if entry is not None and entry[2] is not None:
-            loop._cancel_timer(entry)
-    if result is watcher:
-        return True
-    if result is TIMED_OUT:
+        wait_io(hub, hub.loop.io(fd, events), timeout, _FdTimedOut)
+    except _FdTimedOut:
         return False
-    raise InvalidSwitchError(f"Invalid switch into {cur!r} while it waited on fd {fd}: got {result!r}")
+    except OSError:
+        return True
+    return True
+
+
+class _FdTimedOut(Exception):
+    """Ends a ``wait_fd`` whose timeout passed (never escapes it)."""
 
 
 # -- children ------------------------------------------------------------------------
