@@ -68,13 +68,6 @@ def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
     result = _select(rlist, wlist, xlist, 0)
     if result[0] or result[1] or result[2] or timeout == 0:
         return result
-    if not rlist and not wlist:
-        if timeout is None and not xlist:
-            # the stdlib would block forever: wait for nothing but the hub
-            sleep(2 ** 31)
-        else:
-            sleep(timeout if timeout is not None else 2 ** 31)
-        return _select(rlist, wlist, xlist, 0)
     fds = {}
     for obj in rlist:
         fd = obj if isinstance(obj, int) else obj.fileno()
@@ -82,23 +75,8 @@ def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
     for obj in wlist:
         fd = obj if isinstance(obj, int) else obj.fileno()
         fds[fd] = fds.get(fd, 0) | WRITE
-    deadline = None
-    while True:
-        hub = get_hub()
-        if timeout is not None:
-            now = hub.loop.now()
-            if deadline is None:
-                deadline = now + timeout
-            left = deadline - now
-            if left <= 0:
-                return [], [], []
-        else:
-            left = None
-        if not _wait_fds(hub, fds, left):
-            return _select(rlist, wlist, xlist, 0)
-        result = _select(rlist, wlist, xlist, 0)
-        if result[0] or result[1] or result[2]:
-            return result
+    return _wait_ready(fds, timeout, lambda: _select(rlist, wlist, xlist, 0),
+                       lambda r: r[0] or r[1] or r[2], ([], [], []))
 
 
 class poll:
@@ -136,26 +114,7 @@ class poll:
             events = (READ if mask & _READ_MASK else 0) | (WRITE if mask & _WRITE_MASK else 0)
             if events:
                 fds[fd] = events
-        deadline = None
-        while True:
-            hub = get_hub()
-            if timeout is not None:
-                now = hub.loop.now()
-                if deadline is None:
-                    deadline = now + timeout
-                left = deadline - now
-                if left <= 0:
-                    return []
-            else:
-                left = None
-            if not fds:
-                sleep(left if left is not None else 2 ** 31)
-                return self._poll.poll(0)
-            if not _wait_fds(hub, fds, left):
-                return self._poll.poll(0)
-            result = self._poll.poll(0)
-            if result:
-                return result
+        return _wait_ready(fds, timeout, lambda: self._poll.poll(0), bool, [])
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -175,6 +134,33 @@ class _Wakeup:
         if not self.fired:
             self.fired = True
             self.loop._ready.append(self.item)
+
+
+def _wait_ready(fds: dict, timeout, probe, ready, expired):
+    """Wait on ``fds`` (fd -> READ|WRITE) until ``probe()`` gives a result
+    that is ``ready``, and return it; return ``expired`` once ``timeout``
+    seconds (None: no limit) have passed. Other objects (``xlist``, POLLPRI)
+    are only seen by ``probe``, on each wake-up."""
+    deadline = None
+    while True:
+        hub = get_hub()
+        if timeout is not None:
+            now = hub.loop.now()
+            if deadline is None:
+                deadline = now + timeout
+            left = deadline - now
+            if left <= 0:
+                return expired
+        else:
+            left = None
+        if not fds:  # nothing to watch: the stdlib would just sleep
+            sleep(left if left is not None else 2 ** 31)
+            return probe()
+        if not _wait_fds(hub, fds, left):
+            return probe()
+        result = probe()
+        if ready(result):
+            return result
 
 
 def _wait_fds(hub, fds: dict, timeout) -> bool:
