@@ -306,12 +306,7 @@ def create_default_context(purpose: Any = _Purpose.SERVER_AUTH, *, cafile: Any =
         context = SSLContext(_std.PROTOCOL_TLS_SERVER)
     else:
         raise ValueError(purpose)
-    if cafile or capath or cadata:
-        context.load_verify_locations(cafile, capath, cadata)
-    elif context.verify_mode != _std.CERT_NONE:
-        context.load_default_certs(purpose)
-    _set_keylog(context)
-    return context
+    return _load_trust(context, purpose, cafile, capath, cadata)
 
 
 def _create_unverified_context(protocol: int | None = None, *, cert_reqs: int = _std.CERT_NONE,
@@ -339,6 +334,11 @@ def _create_unverified_context(protocol: int | None = None, *, cert_reqs: int = 
         raise ValueError("certfile must be specified")
     if certfile or keyfile:
         context.load_cert_chain(certfile, keyfile)
+    return _load_trust(context, purpose, cafile, capath, cadata)
+
+
+def _load_trust(context: SSLContext, purpose: Any, cafile: Any, capath: Any, cadata: Any) -> SSLContext:
+    """The CA certificates given, or the defaults for a verifying context; keylog."""
     if cafile or capath or cadata:
         context.load_verify_locations(cafile, capath, cadata)
     elif context.verify_mode != _std.CERT_NONE:
