@@ -30,7 +30,9 @@ from ._core.waiter import check_timeout
 from .timeout import Timeout
 
 __all__ = ["Greenlet", "GreenletExit", "spawn", "spawn_later", "spawn_raw", "joinall",
-           "killall", "kill", "wait", "iwait", "getcurrent"]
+           "killall", "kill", "wait", "iwait", "getcurrent",
+           "add_spawn_observer", "remove_spawn_observer", "has_spawn_observer",
+           "is_task_entry_frame"]
 
 T = TypeVar("T")
 
@@ -238,6 +240,21 @@ class Greenlet:
     def dead(self) -> bool:
         """True once the greenlet finished, or was killed before it started."""
         return self._state == _DONE
+
+    @property
+    def state(self) -> str:
+        """'new', 'scheduled', 'delayed' (spawn_later), 'running' or 'dead'."""
+        if self._state == _SCHEDULED and self._timer is not None:
+            return "delayed"
+        return _STATE_NAMES[self._state]
+
+    @property
+    def gr_frame(self):
+        """The top frame of the task while it is suspended, else None."""
+        w = self._worker
+        if w is None or w is _getcurrent():
+            return None
+        return w.gr_frame
 
     @property
     def started(self) -> bool:
@@ -530,6 +547,29 @@ def spawn_later(seconds: float, function: Callable[..., Any], *args: Any, **kwar
     g = Greenlet(function, *args, **kwargs)
     g.start_later(seconds)
     return g
+
+
+def add_spawn_observer(observer: Callable[[Any], Any]) -> None:
+    """Call ``observer(g)`` with every Greenlet created from now on."""
+    if observer not in _spawn_observers:
+        _spawn_observers.append(observer)
+
+
+def remove_spawn_observer(observer: Callable[[Any], Any]) -> None:
+    """Undo ``add_spawn_observer``; a no-op if it was not added."""
+    try:
+        _spawn_observers.remove(observer)
+    except ValueError:
+        pass
+
+
+def has_spawn_observer(observer: Callable[[Any], Any]) -> bool:
+    return observer in _spawn_observers
+
+
+def is_task_entry_frame(frame: Any) -> bool:
+    """True for the runtime frame a Greenlet's task is called from (stack walks stop there)."""
+    return frame.f_code is _WORKER_CODE
 
 
 def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _RawGreenlet:

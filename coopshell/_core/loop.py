@@ -38,7 +38,7 @@ from heapq import heapify, heappop, heappush
 from itertools import count
 from time import monotonic
 
-__all__ = ["Loop", "READ", "WRITE", "Callback", "Watcher", "IOWatcher", "TimerWatcher",
+__all__ = ["Loop", "READ", "WRITE", "Callback", "TimerHandle", "Watcher", "IOWatcher", "TimerWatcher",
            "AsyncWatcher", "SignalWatcher", "IdleWatcher", "PrepareWatcher"]
 
 READ = 1
@@ -94,6 +94,28 @@ class Callback:
 
     def __repr__(self):
         return f"<Callback {self.callback!r} {'pending' if self.callback else 'done'}>"
+
+
+class TimerHandle:
+    """A scheduled timer: ``pending`` until it runs or is cancelled."""
+
+    __slots__ = ("_loop", "_entry")
+
+    def __init__(self, loop, entry):
+        self._loop = loop
+        self._entry = entry
+
+    @property
+    def pending(self) -> bool:
+        return self._entry[2] is not None
+
+    @property
+    def when(self) -> float:
+        """Monotonic time it is due."""
+        return self._entry[0]
+
+    def cancel(self) -> None:
+        self._loop._cancel_timer(self._entry)
 
 
 class _FdRecord:
@@ -218,6 +240,40 @@ class Loop:
                 _os_write(self._wake_w, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             except OSError:  # full pipe or closed loop: a wakeup is pending anyway
                 pass
+
+    # -- the doors: the names code outside _core uses to touch the loop ---------
+    # (contract fixed first; the engine refactor may change what is behind them)
+
+    def schedule(self, func, *args) -> None:
+        """Run ``func(*args)`` soon, in the hub, in FIFO order (no handle)."""
+        self._ready.append((func, args))
+
+    def schedule_first(self, func, *args) -> None:
+        """Run ``func(*args)`` before everything already scheduled."""
+        self._ready.appendleft((func, args))
+
+    def unschedule(self, func, *args) -> bool:
+        """Take back a ``schedule(func, *args)`` that has not run; True if it was queued."""
+        try:
+            self._ready.remove((func, args))
+        except ValueError:
+            return False
+        return True
+
+    def add_timer(self, delay, func, *args, ref=True) -> TimerHandle:
+        """Run ``func(*args)`` after ``delay`` seconds; ``ref=False`` does not keep
+        the loop alive. The handle has ``.pending`` and ``.cancel()``."""
+        return TimerHandle(self, self._add_timer(delay, func, args, ref))
+
+    def has_pending_work(self) -> bool:
+        """True when callbacks, cross-thread callbacks or fd changes wait for a pass."""
+        return bool(self._ready or self._threadsafe or self._dirty)
+
+    def statistics(self) -> dict:
+        """Counts for ``%greenlets`` and the watchdog."""
+        return {"ready": len(self._ready), "threadsafe": len(self._threadsafe),
+                "timers": len(self._timers) - self._dead_timers, "fds": len(self._fds),
+                "refs": self._refs}
 
     def _drain_wakeup(self):
         # Clear the flag before draining: a thread that appends after the
