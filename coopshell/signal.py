@@ -1,8 +1,15 @@
-"""Signals handled in greenlets: ``signal_handler(signum, handler)``.
+"""Signals handled in greenlets: ``signal_handler(signum, handler)``, and a
+cooperative ``signal.signal`` for monkey patching.
 
-The handler runs in a new greenlet in the hub's thread, so it may block,
-unlike a stdlib signal handler. Other names of the stdlib module are
-re-exported unchanged.
+The handler runs in a new greenlet in the hub's thread, so it may block
+(sleep, take a lock, do I/O), unlike a stdlib signal handler that runs
+between two bytecodes of whatever was running. ``signal()`` and
+``getsignal()`` are what ``patch_signal`` installs in the stdlib module.
+Other names of the stdlib module are re-exported unchanged.
+
+Differs from the stdlib: a handler installed with :func:`signal` is called
+as ``handler(signum, None)`` (there is no interrupted frame: it runs in its
+own greenlet), soon after the signal arrives rather than at once.
 """
 
 from __future__ import annotations
@@ -15,6 +22,17 @@ from ._core.hub import get_hub
 from .greenlet import spawn
 
 __all__ = [n for n in dir(_signal) if not n.startswith("_")] + ["signal_handler", "SignalHandle"]
+
+#: Stdlib names this module replaces (``patch_signal``).
+__implements__ = ["signal", "getsignal"]
+
+# Originals, captured before any patching.
+_std_signal = _signal.signal
+_std_getsignal = _signal.getsignal
+_SPECIAL = (_signal.SIG_DFL, _signal.SIG_IGN)
+
+# signum -> (the user's handler, the SignalHandle running it)
+_installed: dict[int, tuple[Callable[..., Any], SignalHandle]] = {}
 
 
 class SignalHandle:
@@ -48,3 +66,29 @@ def signal_handler(signalnum: int, handler: Callable[..., Any], *args: Any, **kw
     """Call ``handler(*args, **kwargs)`` in a new greenlet whenever
     ``signalnum`` is delivered (main thread only)."""
     return SignalHandle(signalnum, handler, args, kwargs)
+
+
+def signal(signalnum: int, handler: Any) -> Any:
+    """``signal.signal``, cooperative: a callable ``handler`` runs as
+    ``handler(signalnum, None)`` in a new greenlet each time the signal
+    arrives, so it may block. ``SIG_DFL``/``SIG_IGN`` go to the stdlib.
+    Returns the previous handler, as the stdlib does."""
+    if not callable(handler) and handler not in _SPECIAL:
+        raise TypeError(f"signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable "
+                        f"object, got {handler!r}")
+    previous = getsignal(signalnum)
+    entry = _installed.pop(signalnum, None)
+    if entry is not None:
+        entry[1].cancel()  # restores the handler that was there before it
+    if handler in _SPECIAL:
+        _std_signal(signalnum, handler)
+    else:
+        _installed[signalnum] = (handler, SignalHandle(signalnum, handler, (signalnum, None), {}))
+    return previous
+
+
+def getsignal(signalnum: int) -> Any:
+    """``signal.getsignal``: the handler given to :func:`signal` (not the
+    runtime's internal one), else the stdlib's answer."""
+    entry = _installed.get(signalnum)
+    return entry[0] if entry is not None else _std_getsignal(signalnum)

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from greenlet import getcurrent as _getcurrent
 
 from .._core.exceptions import BlockingSwitchOutError
-from .._core.hub import BLOCKING_MESSAGE, get_hub
+from .._core.hub import BLOCKING_MESSAGE, get_hub_if_exists
 from .._core.waiter import Linkable
 from ..greenlet import Greenlet
 
@@ -32,6 +32,7 @@ __all__ = ["LockType", "allocate_lock", "start_new_thread", "get_ident", "curren
 
 # Originals, captured before any patching.
 _real_get_ident = _std_thread.get_ident
+_real_allocate_lock = _std_thread.allocate_lock
 _real_sleep = _time.sleep
 _monotonic = _time.monotonic
 TIMEOUT_MAX = _std_thread.TIMEOUT_MAX
@@ -53,76 +54,70 @@ def get_ident() -> int:
 
 
 class LockType(Linkable):
-    """``_thread.LockType`` for greenlets: ``acquire(blocking=True, timeout=-1)``."""
+    """``_thread.LockType`` for greenlets: ``acquire(blocking=True, timeout=-1)``.
 
-    __slots__ = ("_locked",)
+    The lock state is a real ``_thread`` lock, so taking it is atomic across
+    OS threads. A greenlet waits in its hub; a real OS thread with no hub
+    (a thread-pool worker importing a module under importlib's per-module
+    lock), or one whose hub is not the lock's, blocks for real on it. Either
+    way the release wakes it: never a LoopExit, never a spin."""
+
+    __slots__ = ("_block",)
 
     def __init__(self) -> None:
         Linkable.__init__(self)
-        self._locked = False
+        self._block = _real_allocate_lock()
 
     def ready(self) -> bool:
-        return not self._locked
+        return not self._block.locked()
 
     def locked(self) -> bool:
-        return self._locked
+        return self._block.locked()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if not self._locked:
-            self._locked = True
+        if self._block.acquire(False):
             return True
         if not blocking:
             if timeout != -1:
                 raise ValueError("can't specify a timeout for a non-blocking call")
             return False
-        if timeout == -1:
-            timeout = None
-        elif timeout < 0:
+        if timeout != -1 and timeout < 0:
             raise ValueError("timeout value must be a non-negative number")
+        mine = get_hub_if_exists()
         hub = self.hub
-        if hub is not None and hub.thread_ident != _real_get_ident():
-            return self._acquire_foreign(timeout)
+        if mine is None or (hub is not None and hub is not mine):
+            return self._block.acquire(True, timeout)  # a real thread: block it for real
         if hub is None:
-            self.hub = hub = get_hub()
-        if _getcurrent() is hub:
+            self.hub = mine
+        if _getcurrent() is mine:
             raise BlockingSwitchOutError(BLOCKING_MESSAGE)
-        deadline = None if timeout is None else _monotonic() + timeout
-        while self._locked:
-            if deadline is None:
-                self._wait(None)
-            else:
-                remaining = deadline - _monotonic()
-                if remaining <= 0 or not self._wait(remaining):
-                    if self._locked:
-                        return False
-        self._locked = True
-        return True
-
-    def _acquire_foreign(self, timeout):
-        # Another real thread owns this lock's wait queue: poll, never hang.
-        deadline = None if timeout is None else _monotonic() + timeout
-        delay = 0.0005
-        while self._locked:
-            if deadline is not None and _monotonic() >= deadline:
-                return False
-            _real_sleep(delay)
-            delay = min(delay * 2, 0.005)
-        self._locked = True
-        return True
+        deadline = None if timeout == -1 else _monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - _monotonic()
+            if remaining is not None and remaining <= 0:
+                return self._block.acquire(False)
+            self._wait(remaining)
+            if self._block.acquire(False):
+                return True
 
     def release(self) -> None:
-        if not self._locked:
-            raise RuntimeError("release unlocked lock")
-        self._locked = False
-        if self._links:
-            hub = self.hub
-            if hub.thread_ident == _real_get_ident():
+        try:
+            self._block.release()
+        except RuntimeError:
+            raise RuntimeError("release unlocked lock") from None
+        hub = self.hub
+        if hub is None:
+            return
+        if hub.thread_ident == _real_get_ident():
+            if self._links:
                 self._schedule_notify()
-            else:
-                hub.loop.run_callback_threadsafe(self._schedule_notify)
+        else:
+            # Always, even with no waiter yet: one may be between its failed
+            # try and parking; the hub runs this after it parked.
+            hub.loop.run_callback_threadsafe(self._schedule_notify)
 
     def _at_fork_reinit(self) -> None:
-        self._locked = False
+        self._block = _real_allocate_lock()
         self._links.clear()
         self._notify_pending = False
         self.hub = None
@@ -137,7 +132,7 @@ class LockType(Linkable):
     locked_lock = locked
 
     def __repr__(self) -> str:
-        state = "locked" if self._locked else "unlocked"
+        state = "locked" if self.locked() else "unlocked"
         return f"<{state} coopshell lock object at {id(self):#x} waiters={len(self._links)}>"
 
 
@@ -226,23 +221,35 @@ def _set_sentinel() -> LockType:
     return lock
 
 
-# What patch_thread installs, per stdlib module.
-__implements_thread__ = ["start_new_thread", "start_new", "allocate_lock", "allocate",
-                         "get_ident", "_set_sentinel"]
-__implements_threading__ = ["_start_new_thread", "_allocate_lock", "Lock", "get_ident",
-                            "_set_sentinel", "_CRLock", "current_thread", "currentThread"]
+def is_greenlet_thread(thread: _std_threading.Thread) -> bool:
+    """True for a ``threading.Thread`` that the patched ``_thread`` started
+    as a greenlet (and that must finish as one)."""
+    return isinstance(getattr(thread, "_tstate_lock", None), LockType)
+
+
 currentThread = current_thread
-__implements_threading__ = [n for n in __implements_threading__
-                            if n == "_CRLock" or hasattr(_std_threading, n)]
-if not hasattr(_std_threading, "_set_sentinel"):  # pragma: no cover - Python >= 3.13
-    __unavailable__ = ("this Python's threading has no _set_sentinel; patch_thread supports the "
-                       "threading internals of Python 3.10 to 3.12")
 start_new = _start_new_thread = start_new_thread
 allocate = _allocate_lock = Lock = allocate_lock
 # None makes threading.RLock() build the pure-Python RLock on the patched
 # Lock and get_ident, so it is greenlet-aware.
 _CRLock = None
-if local is not None:
-    __implements_thread__.append("_local")
-    __implements_threading__.append("local")
-    _local = local
+_local = local
+
+# What patch_thread installs, per stdlib module: the names the running
+# Python's modules have (computed, never a version check).
+__implements__ = {
+    "_thread": [n for n in ("start_new_thread", "start_new", "allocate_lock", "allocate",
+                            "get_ident", "_set_sentinel", "_local") if hasattr(_std_thread, n)],
+    "threading": [n for n in ("_start_new_thread", "_allocate_lock", "Lock", "get_ident",
+                              "_set_sentinel", "current_thread", "currentThread", "local")
+                  if hasattr(_std_threading, n)] + ["_CRLock"],
+    "_threading_local": ["local"],
+}
+if local is None:  # pragma: no cover - coopshell.local is part of the sync layer
+    for _names in __implements__.values():
+        for _n in ("local", "_local"):
+            if _n in _names:
+                _names.remove(_n)
+if not hasattr(_std_threading, "_set_sentinel"):  # pragma: no cover - Python >= 3.13
+    __unavailable__ = ("this Python's threading has no _set_sentinel; patch_thread supports the "
+                       "threading internals of Python 3.10 to 3.12")
