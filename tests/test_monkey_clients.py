@@ -169,6 +169,44 @@ monkey.unpatch_all()
 OUT["old_ctx_restored"] = type(old_ctx) is ssl.SSLContext
 """
 
+# Issue 10 section 3: requests/urllib3 imported first, then patch_all() with
+# no flags. The stdlib's SSLContext setters look their class up through the
+# module global; once patched it named the subclass and every HTTPS request
+# died with RecursionError.
+SCENARIOS["https_late_no_flags"] = ENV + """
+import ssl, urllib.request
+import requests, urllib3
+orig_class = ssl.SSLContext
+orig_props = {n: orig_class.__dict__[n] for n in ("options", "verify_mode", "verify_flags")}
+old_ctx = ssl.create_default_context(cafile=CA)     # made before patching
+from coopshell import monkey
+r = monkey.patch_all()
+OUT["report"] = str(r)
+def setters(ctx):
+    ctx.options |= ssl.OP_NO_COMPRESSION
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.verify_flags = ctx.verify_flags
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED
+    ctx._msg_callback = None
+    return type(ctx).__module__
+OUT["setters"] = [setters(old_ctx), setters(orig_class(ssl.PROTOCOL_TLS_CLIENT)),
+                  setters(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))]
+def get(i):
+    try:
+        return requests.get(f"{HTTPS_URL}/delay/{i}", verify=CA, timeout=10).text
+    except Exception as e:
+        return f"{type(e).__name__}: {str(e)[:200]}"
+OUT["requests"] = timed(get, 4)
+pool = urllib3.PoolManager(ca_certs=CA)
+OUT["urllib3"] = pool.request("GET", f"{HTTPS_URL}/delay/9", timeout=10).data.decode()
+OUT["old_ctx"] = urllib.request.urlopen(f"{HTTPS_URL}/delay/8", context=old_ctx, timeout=10).read().decode()
+monkey.unpatch_all()
+OUT["restored"] = (ssl.SSLContext is orig_class
+                   and all(orig_class.__dict__[n] is p for n, p in orig_props.items()))
+OUT["after_unpatch"] = get(7)
+"""
+
 PRE = f"N = {N}\nDELAY = {DELAY}\n"
 
 _HAVE = {m: importlib.util.find_spec(f"coopshell.{m}") is not None
@@ -290,3 +328,15 @@ def test_missing_io_modules_are_reported_not_fatal():
             assert f"coopshell.{mod} is not available" in skipped[mod]
         else:
             assert mod not in skipped
+
+
+def test_https_after_late_patching_needs_no_flag(batch):
+    _need("socket", "ssl", "select", "selectors")
+    r = batch.result("https_late_no_flags")
+    assert r["setters"] == ["ssl", "ssl", "coopshell.ssl"], r["setters"]
+    elapsed, values = r["requests"]
+    assert values == [f"ok /delay/{i}" for i in range(4)], values
+    assert r["urllib3"] == "ok /delay/9"
+    assert r["old_ctx"] == "ok /delay/8"
+    assert "RecursionError" not in r["report"]
+    assert r["restored"] and r["after_unpatch"] == "ok /delay/7"
