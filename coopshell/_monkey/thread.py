@@ -165,6 +165,121 @@ def _thread_main(function, args, kwargs):
         for lock in sentinels:
             if lock.locked():
                 lock.release()
+        if _registered and me is not None:
+            _reregister(id(me))
+
+
+# Real ident -> the Thread registered under it when threading was unpatched
+# while greenlet threads still ran (see detach).
+_registered: dict[int, _std_threading.Thread] = {}
+
+
+def detach(threads: list[_std_threading.Thread]) -> None:
+    """``threading`` is being unpatched while these greenlet threads run:
+    they finish as greenlets. When they end, ``threading`` removes
+    ``_active[get_ident()]``, and ``get_ident`` is then the real one (the
+    main thread's): keep the real registrations and drop theirs."""
+    with _active_limbo_lock:
+        for ident, t in _active.items():
+            if not is_greenlet_thread(t):
+                _registered.setdefault(ident, t)
+    for t in threads:
+        def _delete(t: _std_threading.Thread = t) -> None:
+            with _active_limbo_lock:
+                _active.pop(t._ident, None)
+        t._delete = _delete  # Python >= 3.11 calls it; 3.10 deletes inline
+
+
+def _reregister(ident: int) -> None:
+    with _active_limbo_lock:
+        _active.pop(ident, None)
+        for real, t in _registered.items():
+            if t.is_alive():
+                _active.setdefault(real, t)
+
+
+class ThreadHandle:
+    """``_thread._ThreadHandle`` for a greenlet thread (the joinable
+    threads of Python 3.13's ``threading``): ``ident``, ``is_done()``,
+    ``join(timeout=None)``. Joining waits cooperatively in a greenlet and
+    blocks a real OS thread for real."""
+
+    __slots__ = ("ident", "_running", "__weakref__")
+
+    def __init__(self, ident: int | None = None) -> None:
+        self.ident = ident
+        self._running = LockType()
+        self._running.acquire()
+
+    def is_done(self) -> bool:
+        return not self._running.locked()
+
+    def _set_done(self) -> None:
+        if self._running.locked():
+            self._running.release()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.ident is not None and self.ident == get_ident() and not self.is_done():
+            raise RuntimeError("Cannot join current thread")
+        if timeout is None:
+            timeout = -1
+        elif timeout < 0:
+            timeout = 0
+        if self._running.acquire(True, timeout):
+            self._running.release()
+
+    def __repr__(self) -> str:
+        state = "done" if self.is_done() else "running"
+        return f"<coopshell thread handle ident={self.ident} {state}>"
+
+
+def _make_thread_handle(ident: int) -> ThreadHandle:
+    """A handle for a thread that already runs (``threading._DummyThread``)."""
+    return ThreadHandle(ident)
+
+
+# The handles of the non-daemon greenlet threads: waited for at exit.
+_non_daemon: set[ThreadHandle] = set()
+_real_shutdown = getattr(_std_thread, "_shutdown", None)
+
+
+def start_joinable_thread(function: Callable[[], Any], handle: ThreadHandle | None = None,
+                          daemon: bool = True) -> ThreadHandle:
+    """Run ``function()`` in a new greenlet; returns its handle (Python 3.13's
+    ``_thread.start_joinable_thread``)."""
+    if not callable(function):
+        raise TypeError(f"thread function must be callable, got {function!r}")
+    if handle is None:
+        handle = ThreadHandle()
+    elif not isinstance(handle, ThreadHandle):
+        raise TypeError(f"handle must be a thread handle made after patching, got {handle!r}")
+    elif handle.ident is not None:
+        raise RuntimeError("thread already started")
+    g = Greenlet(_joinable_main, function, handle)
+    handle.ident = id(g)
+    if not daemon:
+        _non_daemon.add(handle)
+    g.start()
+    return handle
+
+
+def _joinable_main(function: Callable[[], Any], handle: ThreadHandle) -> None:
+    try:
+        function()
+    except SystemExit:
+        pass
+    finally:
+        _non_daemon.discard(handle)
+        handle._set_done()
+
+
+def _shutdown() -> None:
+    """``threading``'s last step at exit: wait for the non-daemon greenlet
+    threads, then for the real ones."""
+    while _non_daemon:
+        next(iter(_non_daemon)).join()
+    if _real_shutdown is not None:
+        _real_shutdown()
 
 
 class _GreenletThread(_std_threading._DummyThread):
@@ -180,13 +295,19 @@ class _GreenletThread(_std_threading._DummyThread):
         self._set_native_id()
 
     def is_alive(self) -> bool:
-        return not self._is_stopped and self._started.is_set()
+        if not self._started.is_set():
+            return False
+        handle = getattr(self, "_handle", None)
+        if isinstance(handle, ThreadHandle):  # Python >= 3.13
+            return not handle.is_done()
+        return not getattr(self, "_is_stopped", False)
 
     def join(self, timeout: float | None = None) -> None:
         raise RuntimeError("cannot join a greenlet's dummy thread")
 
 
 _active = _std_threading._active
+_active_limbo_lock = _std_threading._active_limbo_lock
 
 
 def current_thread() -> _std_threading.Thread:
@@ -224,7 +345,8 @@ def _set_sentinel() -> LockType:
 def is_greenlet_thread(thread: _std_threading.Thread) -> bool:
     """True for a ``threading.Thread`` that the patched ``_thread`` started
     as a greenlet (and that must finish as one)."""
-    return isinstance(getattr(thread, "_tstate_lock", None), LockType)
+    return (isinstance(getattr(thread, "_tstate_lock", None), LockType)
+            or isinstance(getattr(thread, "_handle", None), ThreadHandle))
 
 
 currentThread = current_thread
@@ -234,14 +356,20 @@ allocate = _allocate_lock = Lock = allocate_lock
 # Lock and get_ident, so it is greenlet-aware.
 _CRLock = None
 _local = local
+_ThreadHandle = ThreadHandle
+_start_joinable_thread = start_joinable_thread
+_thread_shutdown = _shutdown
 
 # What patch_thread installs, per stdlib module: the names the running
 # Python's modules have (computed, never a version check).
 __implements__ = {
     "_thread": [n for n in ("start_new_thread", "start_new", "allocate_lock", "allocate",
-                            "get_ident", "_set_sentinel", "_local") if hasattr(_std_thread, n)],
+                            "get_ident", "_set_sentinel", "_local", "start_joinable_thread",
+                            "_ThreadHandle", "_make_thread_handle") if hasattr(_std_thread, n)],
     "threading": [n for n in ("_start_new_thread", "_allocate_lock", "Lock", "get_ident",
-                              "_set_sentinel", "current_thread", "currentThread", "local")
+                              "_set_sentinel", "current_thread", "currentThread", "local",
+                              "_start_joinable_thread", "_ThreadHandle", "_make_thread_handle",
+                              "_thread_shutdown")
                   if hasattr(_std_threading, n)] + ["_CRLock"],
     "_threading_local": ["local"],
 }
@@ -250,6 +378,6 @@ if local is None:  # pragma: no cover - coopshell.local is part of the sync laye
         for _n in ("local", "_local"):
             if _n in _names:
                 _names.remove(_n)
-if not hasattr(_std_threading, "_set_sentinel"):  # pragma: no cover - Python >= 3.13
-    __unavailable__ = ("this Python's threading has no _set_sentinel; patch_thread supports the "
-                       "threading internals of Python 3.10 to 3.12")
+if not (hasattr(_std_threading, "_set_sentinel") or hasattr(_std_threading, "_ThreadHandle")):
+    __unavailable__ = ("this Python's threading has neither _set_sentinel (3.10-3.12) nor "
+                       "_ThreadHandle (3.13+): patch_thread does not know its internals")

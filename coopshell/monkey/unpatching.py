@@ -20,7 +20,6 @@ __all__ = ["unpatch", "unpatch_all"]
 
 # Captured at import: the bookkeeping of the real threading module.
 _active = _threading._active  # type: ignore[attr-defined]
-_active_limbo_lock = _threading._active_limbo_lock  # type: ignore[attr-defined]
 
 
 def unpatch(*names: str) -> list[str]:
@@ -62,17 +61,12 @@ def unpatch_all() -> list[str]:
 
 
 def _detach_greenlet_threads() -> None:
-    """Greenlet threads still running finish as greenlets; make their
-    ``_delete`` find them by their greenlet ident, not the real one (which
-    would unregister the main thread once ``get_ident`` is the original)."""
-    from .._monkey.thread import is_greenlet_thread
+    """Greenlet threads still running finish as greenlets, and must not
+    unregister the real threads on their way out."""
+    from .._monkey.thread import detach, is_greenlet_thread
     alive = [t for t in list(_active.values()) if is_greenlet_thread(t) and t.is_alive()]
-    for t in alive:
-        def _delete(t: _threading.Thread = t) -> None:
-            with _active_limbo_lock:
-                _active.pop(t._ident, None)  # type: ignore[attr-defined]
-        t._delete = _delete  # type: ignore[attr-defined]
     if alive:
+        detach(alive)
         warnings.warn(f"unpatching threading while {len(alive)} greenlet thread(s) still run "
                       f"({', '.join(t.name for t in alive[:5])}): they finish as greenlets, "
                       f"with greenlet locks", MonkeyPatchWarning, stacklevel=3)
