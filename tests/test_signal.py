@@ -1,0 +1,42 @@
+"""coopshell.signal under patching: handlers run in a greenlet and may block."""
+
+from __future__ import annotations
+
+from helpers.monkey_run import Batch
+
+SCENARIOS = {"blocking_handler": """
+import signal
+from coopshell import monkey
+import coopshell
+r = monkey.patch_all()
+OUT["patched"] = r.patched.get("signal")
+seen = []
+def handler(signum, frame):
+    time.sleep(0.01)            # blocking call: cooperative inside the handler's greenlet
+    seen.append(signum)
+prev = signal.signal(signal.SIGUSR1, handler)
+OUT["getsignal"] = signal.getsignal(signal.SIGUSR1) is handler
+for _ in range(3):
+    os.kill(os.getpid(), signal.SIGUSR1)
+    while len(seen) < _ + 1:
+        coopshell.sleep(0.005)
+OUT["seen"] = seen
+OUT["restore"] = signal.signal(signal.SIGUSR1, signal.SIG_DFL) is handler
+OUT["dfl"] = signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+try:
+    signal.signal(signal.SIGUSR1, 42)
+except TypeError as e:
+    OUT["bad"] = str(e)
+"""}
+
+
+def test_signal_handler_may_block_under_patching():
+    b = Batch(SCENARIOS)
+    try:
+        r = b.result("blocking_handler")
+    finally:
+        b.close()
+    assert r["patched"] == ["signal", "getsignal"]
+    assert r["getsignal"] and r["restore"] and r["dfl"]
+    assert r["seen"] == [10, 10, 10]  # SIGUSR1 on Linux
+    assert "callable" in r["bad"]
