@@ -15,7 +15,8 @@ Differs from the stdlib:
 - Closing a socket while another greenlet waits on it wakes that greenlet
   with ``OSError(EBADF, ...)`` instead of leaving it hung.
 - ``connect`` resolves host names with the cooperative resolver.
-- DNS functions come from ``coopshell.resolver`` (run in the thread pool).
+- DNS functions come from ``coopshell.resolver`` (the selected resolver;
+  by default the system resolver in the thread pool).
 
 - ``send`` and ``sendall`` take an optional ``timeout`` (gevent's): it
   bounds this one call instead of the socket's timeout (``sendall``'s is
