@@ -33,13 +33,8 @@ class Responder:
         self.hold, self.rcode, self.truncate, self.silent = hold, rcode, set(truncate), silent
         self.queries: list[tuple[str, str, str]] = []
         self.max_waiting = 0
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
+        self.udp, self.tcp = self._bind_pair()
         self.port = self.udp.getsockname()[1]
-        self.tcp = socket.socket()
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind(("127.0.0.1", self.port))
-        self.tcp.listen(8)
         self.udp.settimeout(0.05)
         self.tcp.settimeout(0.05)
         self._stop = threading.Event()
@@ -47,6 +42,24 @@ class Responder:
                          threading.Thread(target=self._serve_tcp, daemon=True)]
         for t in self._threads:
             t.start()
+
+    @staticmethod
+    def _bind_pair():
+        """A UDP and a TCP socket on one free port (retried: the UDP port's
+        TCP twin may be taken by another test's socket)."""
+        for _ in range(100):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("127.0.0.1", 0))
+            tcp = socket.socket()
+            try:
+                tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+            except OSError:
+                udp.close()
+                tcp.close()
+                continue
+            tcp.listen(8)
+            return udp, tcp
+        raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
 
     @property
     def server(self):
