@@ -15,7 +15,15 @@ Differs from the stdlib:
 - Closing a socket while another greenlet waits on it wakes that greenlet
   with ``OSError(EBADF, ...)`` instead of leaving it hung.
 - ``connect`` resolves host names with the cooperative resolver.
-- DNS functions come from ``coopshell.resolver`` (run in the thread pool).
+- DNS functions come from ``coopshell.resolver`` (the selected resolver;
+  by default the system resolver in the thread pool).
+
+- ``send`` and ``sendall`` take an optional ``timeout`` (gevent's): it
+  bounds this one call instead of the socket's timeout (``sendall``'s is
+  ours; gevent's ``sendall`` has none). ``closed`` tells whether ``close()``
+  was called (gevent's property).
+- ``create_connection(all_errors=True)`` on a Python without
+  ``ExceptionGroup`` (3.10) raises the first error, as gevent does there.
 
 Extensions: ``wait_read``, ``wait_write``, ``wait_readwrite``, ``cancel_wait``.
 """
@@ -23,10 +31,10 @@ Extensions: ``wait_read``, ``wait_write``, ``wait_readwrite``, ``cancel_wait``.
 from __future__ import annotations
 
 import _socket
+import builtins as _builtins
 import os as _os
 import socket as _std
 from errno import EAGAIN, EALREADY, EBADF, EINPROGRESS, EISCONN, EWOULDBLOCK
-from operator import index as _operator_index
 from typing import Any
 
 from ._core.exceptions import ConcurrentObjectUseError
@@ -36,12 +44,12 @@ from ._core.loop import READ, WRITE, _get_ident
 from .resolver import (getaddrinfo, getfqdn, gethostbyaddr, gethostbyname, gethostbyname_ex,
                        getnameinfo)
 
-#: Stdlib names this module rewrites to cooperate.
-__implements__ = ["socket", "SocketType", "socketpair", "fromfd", "create_connection",
-                  "create_server"]
 #: DNS look-ups (provided by coopshell.resolver), patched with the ``dns`` option.
 __dns__ = ["getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo",
            "getfqdn"]
+#: Stdlib names this module rewrites to cooperate (the DNS look-ups included, as in gevent).
+__implements__ = ["socket", "SocketType", "socketpair", "fromfd", "create_connection",
+                  "create_server"] + __dns__
 #: Names only coopshell has.
 __extensions__ = ["wait_read", "wait_write", "wait_readwrite", "cancel_wait",
                   "cancel_wait_ex", "ConcurrentObjectUseError"]
@@ -57,21 +65,18 @@ _REVIEWED = {
     "if_nameindex", "if_nametoindex", "if_indextoname", "has_dualstack_ipv6",
     "send_fds", "recv_fds", "fromshare",
 }
-#: Stdlib names we leave out on purpose, with the reason.
-_NOT_IMPLEMENTED: dict[str, str] = {}
 
 
 def _is_constant_or_exception(obj) -> bool:
     return not callable(obj) or (isinstance(obj, type) and issubclass(obj, BaseException))
 
 
-__imports__ = [n for n in _std.__all__
-               if n not in __implements__ and n not in __dns__ and n not in _NOT_IMPLEMENTED
+__imports__ = [n for n in _std.__all__ if n not in __implements__
                and (n in _REVIEWED or _is_constant_or_exception(getattr(_std, n)))]
 globals().update({n: getattr(_std, n) for n in __imports__})
 _GLOBAL_DEFAULT_TIMEOUT = _std._GLOBAL_DEFAULT_TIMEOUT
 
-__all__ = __implements__ + __dns__ + __imports__ + __extensions__
+__all__ = __implements__ + __imports__ + __extensions__
 
 # The originals, captured once so that monkey patching never turns us on ourselves.
 _StdSocket = _std.socket
@@ -106,6 +111,10 @@ _SOL_SOCKET, _SO_ERROR = _std.SOL_SOCKET, _std.SO_ERROR
 _MSG_DONTWAIT = getattr(_std, "MSG_DONTWAIT", 0)
 _CONNECT_PENDING = frozenset({EINPROGRESS, EWOULDBLOCK, EAGAIN, EALREADY})
 _timeout_error = _std.timeout
+_ExceptionGroup = getattr(_builtins, "ExceptionGroup", None)     # 3.11+
+#: ``send(timeout=...)`` not given: the socket's own timeout applies (gevent's name).
+timeout_default = object()
+_MISSING = object()
 
 
 def _timed_out():
@@ -156,12 +165,25 @@ class socket(_StdSocket):
 
     def setblocking(self, flag: bool) -> None:
         """``setblocking(True)`` is ``settimeout(None)``; ``False`` is ``settimeout(0)``."""
-        if flag is not True and flag is not False:
-            flag = _operator_index(flag)
-        self._timeout = None if flag else 0.0
+        if flag is True or flag is False:
+            self._timeout = None if flag else 0.0
+            return
+        # Anything else: the running stdlib decides what it accepts (an index
+        # up to 3.11, any truth value from 3.12) and raises its own errors.
+        try:
+            _c_setblocking(self, flag)
+            self._timeout = _c_gettimeout(self)
+        finally:
+            if _c_fileno(self) >= 0:
+                _c_setblocking(self, False)
 
     def getblocking(self) -> bool:
         return self._timeout != 0.0
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called (gevent's property)."""
+        return self._closed
 
     # -- waiting -----------------------------------------------------------------
 
@@ -198,6 +220,15 @@ class socket(_StdSocket):
             w = self._watcher(WRITE)
             hub = self._hub
         wait_io(hub, w, self._timeout, _timed_out)
+
+    def _wait_write_for(self, timeout):
+        """``_wait_write`` bounded by ``timeout`` instead of the socket's."""
+        w = self._ww
+        hub = self._hub
+        if w is None or hub is not get_hub():
+            w = self._watcher(WRITE)
+            hub = self._hub
+        wait_io(hub, w, timeout, _timed_out)
 
     def _drop_watchers(self):
         """Forget this socket's watchers; a greenlet waiting on one of them
@@ -266,14 +297,36 @@ class socket(_StdSocket):
 
     # -- writing -------------------------------------------------------------------
 
-    def send(self, *args) -> int:
+    def send(self, data: Any = _MISSING, flags: int = 0, timeout: Any = timeout_default) -> int:
+        """The stdlib's ``send``; ``timeout`` (gevent's) bounds this call's
+        wait instead of the socket's timeout (0: never wait)."""
+        if data is _MISSING:
+            return _c_send(self)     # the stdlib's own error for the missing argument
+        if timeout is timeout_default:
+            while True:
+                try:
+                    return _c_send(self, data, flags)
+                except BlockingIOError:
+                    if self._timeout == 0.0 or flags & _MSG_DONTWAIT:
+                        raise
+                self._wait_write()
+        timeout = _check_timeout(timeout)
+        if timeout:
+            loop = (self._hub or get_hub()).loop
+            deadline = loop.now() + timeout
         while True:
             try:
-                return _c_send(self, *args)
+                return _c_send(self, data, flags)
             except BlockingIOError:
-                if self._timeout == 0.0 or _dontwait(args, 1):
+                if timeout == 0.0 or flags & _MSG_DONTWAIT:
                     raise
-            self._wait_write()
+            if timeout is None:
+                self._wait_write_for(None)
+            else:
+                left = deadline - loop.now()
+                if left <= 0:
+                    raise _timed_out()
+                self._wait_write_for(left)
 
     def sendto(self, *args) -> int:
         while True:
@@ -304,12 +357,17 @@ class socket(_StdSocket):
                         raise
                 self._wait_write()
 
-    def sendall(self, data, flags: int = 0) -> None:
-        """Send all of ``data``; the timeout bounds the whole call, as in the stdlib."""
+    def sendall(self, data: Any = _MISSING, flags: int = 0, timeout: Any = timeout_default
+                ) -> None:
+        """Send all of ``data``; the timeout (the socket's, or ``timeout``
+        if given) bounds the whole call, as in the stdlib."""
+        if data is _MISSING:
+            return _StdSocket.sendall(self)    # the stdlib's own error
+        timeout = self._timeout if timeout is timeout_default else _check_timeout(timeout)
         try:
             sent = _c_send(self, data, flags)
         except BlockingIOError:
-            if self._timeout == 0.0 or flags & _MSG_DONTWAIT:
+            if timeout == 0.0 or flags & _MSG_DONTWAIT:
                 raise
             sent = 0
         if type(data) is bytes:
@@ -319,12 +377,11 @@ class socket(_StdSocket):
             if sent == view.nbytes:
                 return None
             with view.cast("B") as bview:
-                self._sendall_rest(bview, sent, flags)
+                self._sendall_rest(bview, sent, flags, timeout)
         return None
 
-    def _sendall_rest(self, view, sent, flags):
+    def _sendall_rest(self, view, sent, flags, timeout):
         total = len(view)
-        timeout = self._timeout
         if timeout:
             hub = self._hub or get_hub()
             deadline = hub.loop.now() + timeout
@@ -333,13 +390,9 @@ class socket(_StdSocket):
                 left = deadline - hub.loop.now()
                 if left <= 0:
                     raise _timed_out()
-                self._timeout = left
-                try:
-                    self._wait_write()
-                finally:
-                    self._timeout = timeout
+                self._wait_write_for(left)
             elif timeout is None:
-                self._wait_write()
+                self._wait_write_for(None)
             try:
                 sent += _c_send(self, view[sent:], flags)
             except BlockingIOError:
@@ -489,9 +542,9 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
                 sock.close()
     if exceptions:
         try:
-            if not all_errors:
+            if not all_errors or _ExceptionGroup is None:
                 raise exceptions[0]
-            raise ExceptionGroup("create_connection failed", exceptions)
+            raise _ExceptionGroup("create_connection failed", exceptions)
         finally:
             exceptions.clear()
     raise _std.error("getaddrinfo returns an empty list")
@@ -512,9 +565,18 @@ def create_server(address, *, family=_AF_INET, backlog=None, reuse_port=False,
 cancel_wait_ex = cancel_wait_error()
 
 
-def _wait_fd(fd, events, timeout, timeout_exc):
+def _wait_fd(fd, events, timeout, timeout_exc, caller):
     if not isinstance(fd, int):
-        fd = fd.fileno()
+        fileno = getattr(fd, "fileno", None)
+        if fileno is None or not callable(fileno):
+            raise TypeError(f"{caller}() expected a file descriptor (int) or an object with a "
+                            f"fileno() method, got {fd!r}")
+        fd = fileno()
+        if not isinstance(fd, int):
+            raise TypeError(f"{caller}(): fileno() of the object given must return an int, "
+                            f"got {fd!r}")
+    if fd < 0:
+        raise ValueError(f"{caller}() expected a non-negative file descriptor, got {fd}")
     hub = get_hub()
     watcher = hub.loop.io(fd, events)
     wait_io(hub, watcher, timeout, _timed_out if timeout_exc is None else timeout_exc)
@@ -523,17 +585,17 @@ def _wait_fd(fd, events, timeout, timeout_exc):
 def wait_read(fileno: int, timeout: float | None = None, timeout_exc=None) -> None:
     """Wait until ``fileno`` is readable; ``timeout`` raises ``timeout_exc``
     (default ``TimeoutError('timed out')``)."""
-    _wait_fd(fileno, READ, timeout, timeout_exc)
+    _wait_fd(fileno, READ, timeout, timeout_exc, "wait_read")
 
 
 def wait_write(fileno: int, timeout: float | None = None, timeout_exc=None) -> None:
     """Wait until ``fileno`` is writable."""
-    _wait_fd(fileno, WRITE, timeout, timeout_exc)
+    _wait_fd(fileno, WRITE, timeout, timeout_exc, "wait_write")
 
 
 def wait_readwrite(fileno: int, timeout: float | None = None, timeout_exc=None) -> None:
     """Wait until ``fileno`` is readable or writable."""
-    _wait_fd(fileno, READ | WRITE, timeout, timeout_exc)
+    _wait_fd(fileno, READ | WRITE, timeout, timeout_exc, "wait_readwrite")
 
 
 def cancel_wait(watcher, error=None) -> None:
@@ -549,6 +611,22 @@ def _dontwait(args, index, kwargs=None) -> bool:
     raises BlockingIOError even on a blocking socket, and so do we."""
     flags = args[index] if len(args) > index else (kwargs or {}).get("flags", 0)
     return isinstance(flags, int) and bool(flags & _MSG_DONTWAIT)
+
+
+def _check_timeout(timeout):
+    """A ``send(timeout=...)`` value as a float or None. A negative one means
+    the time is already up (ported code passes ``deadline - now``); NaN and
+    non-numbers are errors."""
+    if timeout is None:
+        return None
+    if type(timeout) is not float and type(timeout) is not int:
+        t = type(timeout)
+        if not (hasattr(t, "__float__") or hasattr(t, "__index__")):
+            raise TypeError(f"timeout must be None or a number of seconds, got {timeout!r}")
+        timeout = float(timeout)
+    if timeout != timeout:
+        raise ValueError("timeout must be None or a number of seconds, got nan")
+    return float(timeout) if timeout >= 0 else -1.0
 
 
 def _resolve(sock, address):

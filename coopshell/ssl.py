@@ -27,13 +27,15 @@ from typing import Any
 from ._core.hub import get_hub
 from ._core.io_wait import wait_io
 from ._core.loop import READ, WRITE
-from .socket import _GLOBAL_DEFAULT_TIMEOUT, create_connection as _create_connection
-from .socket import socket as _socket
+from .socket import _GLOBAL_DEFAULT_TIMEOUT, _check_timeout, create_connection as _create_connection
+from .socket import socket as _socket, timeout_default as _timeout_default
 
-#: Stdlib names this module rewrites to cooperate.
-__implements__ = ["SSLContext", "SSLSocket", "wrap_socket", "create_default_context",
+#: Stdlib names this module rewrites to cooperate (``wrap_socket`` only where
+#: the running stdlib still has it: 3.12 removed it).
+__implements__ = ["SSLContext", "SSLSocket", "create_default_context",
                   "get_server_certificate", "_create_default_https_context",
-                  "_create_unverified_context", "_create_stdlib_context"]
+                  "_create_unverified_context", "_create_stdlib_context"] + (
+                      ["wrap_socket"] if hasattr(_std, "wrap_socket") else [])
 #: Names only coopshell has.
 __extensions__: list[str] = []
 #: Stdlib callables passed through after review: enums, pure conversions,
@@ -43,10 +45,6 @@ _REVIEWED = {"AlertDescription", "Options", "Purpose", "SSLErrorNumber", "TLSVer
              "SSLSession", "DER_cert_to_PEM_cert", "PEM_cert_to_DER_cert", "RAND_add",
              "RAND_bytes", "RAND_pseudo_bytes", "RAND_status", "cert_time_to_seconds",
              "get_default_verify_paths", "get_protocol_name", "match_hostname"}
-#: Stdlib names left out on purpose (names the ssl module merely imports).
-_NOT_IMPLEMENTED = {"socket": "the socket class ssl imports; see coopshell.socket",
-                    "create_connection": "imported by ssl from socket; see coopshell.socket",
-                    "namedtuple": "imported by ssl from collections"}
 
 
 def _std_public() -> list[str]:
@@ -58,7 +56,7 @@ def _is_constant_or_exception(obj) -> bool:
     return not callable(obj) or (isinstance(obj, type) and issubclass(obj, BaseException))
 
 
-__imports__ = [n for n in _std_public() if n not in __implements__ and n not in _NOT_IMPLEMENTED
+__imports__ = [n for n in _std_public() if n not in __implements__
                and (n in _REVIEWED or _is_constant_or_exception(getattr(_std, n)))]
 globals().update({n: getattr(_std, n) for n in __imports__})
 
@@ -155,33 +153,31 @@ class SSLSocket(_StdSSLSocket, _socket):
             raise err
         return False
 
-    def _ssl_wait(self, events, timeout_exc):
+    def _ssl_wait(self, events, timeout, timeout_exc):
         w = self._rw if events == READ else self._ww
         if w is None or self._hub is not get_hub():
             w = self._watcher(events)
-        wait_io(self._hub, w, self._timeout, timeout_exc)
+        wait_io(self._hub, w, timeout, timeout_exc)
 
-    def _retry(self, func, args, timeout_exc, block=False):
-        """Call ``func(*args)``, waiting in the hub while OpenSSL wants I/O."""
+    def _retry(self, func, args, timeout_exc, block=False, timeout=_timeout_default):
+        """Call ``func(*args)``, waiting in the hub while OpenSSL wants I/O;
+        each wait is bounded by ``timeout`` (default: the socket's)."""
+        if timeout is _timeout_default:
+            timeout = self._timeout
+        if block and timeout == 0.0:
+            timeout = None          # do_handshake(block=True) on a non-blocking socket
         while True:
             try:
                 return func(*args)
             except _SSLWantReadError:
-                if self._timeout == 0.0 and not block:
+                if timeout == 0.0:
                     raise
                 events = READ
             except _SSLWantWriteError:
-                if self._timeout == 0.0 and not block:
+                if timeout == 0.0:
                     raise
                 events = WRITE
-            if block and self._timeout == 0.0:
-                saved, self._timeout = self._timeout, None
-                try:
-                    self._ssl_wait(events, timeout_exc)
-                finally:
-                    self._timeout = saved
-            else:
-                self._ssl_wait(events, timeout_exc)
+            self._ssl_wait(events, timeout, timeout_exc)
             if self._sslobj is None:
                 raise ValueError("SSL socket was closed or unwrapped while waiting")
 
@@ -207,14 +203,18 @@ class SSLSocket(_StdSSLSocket, _socket):
             raise ValueError("Write on closed or unwrapped SSL socket.")
         return self._retry(sslobj.write, (data,), _WRITE_TIMEOUT)
 
-    def send(self, data: Any, flags: int = 0) -> int:
+    def send(self, data: Any, flags: int = 0, timeout: Any = _timeout_default) -> int:
+        """The stdlib's ``send``; ``timeout`` (gevent's) bounds this call's
+        waits instead of the socket's timeout."""
         self._checkClosed()
         sslobj = self._sslobj
         if sslobj is None:
-            return _socket.send(self, data, flags)
+            return _socket.send(self, data, flags, timeout)
         if flags != 0:
             raise ValueError(f"non-zero flags not allowed in calls to send() on {self.__class__}")
-        return self._retry(sslobj.write, (data,), _WRITE_TIMEOUT)
+        if timeout is _timeout_default:
+            return self._retry(sslobj.write, (data,), _WRITE_TIMEOUT)
+        return self._retry(sslobj.write, (data,), _WRITE_TIMEOUT, timeout=_check_timeout(timeout))
 
     def do_handshake(self, block: bool = False) -> None:
         """Perform the TLS handshake, waiting in the hub as needed."""
@@ -351,7 +351,7 @@ _create_default_https_context = create_default_context
 _create_stdlib_context = _create_unverified_context
 
 
-def wrap_socket(sock: Any, keyfile: Any = None, certfile: Any = None, server_side: bool = False,
+def _wrap_socket(sock: Any, keyfile: Any = None, certfile: Any = None, server_side: bool = False,
                 cert_reqs: int = _std.CERT_NONE, ssl_version: int = _std.PROTOCOL_TLS,
                 ca_certs: Any = None, do_handshake_on_connect: bool = True,
                 suppress_ragged_eofs: bool = True, ciphers: Any = None) -> SSLSocket:
@@ -373,6 +373,12 @@ def wrap_socket(sock: Any, keyfile: Any = None, certfile: Any = None, server_sid
     return context.wrap_socket(sock=sock, server_side=server_side,
                                do_handshake_on_connect=do_handshake_on_connect,
                                suppress_ragged_eofs=suppress_ragged_eofs)
+
+
+if "wrap_socket" in __implements__:
+    wrap_socket = _wrap_socket
+    wrap_socket.__name__ = wrap_socket.__qualname__ = "wrap_socket"
+del _wrap_socket
 
 
 def get_server_certificate(addr: tuple[str, int], ssl_version: int = _std.PROTOCOL_TLS_CLIENT,

@@ -109,3 +109,75 @@ def test_numeric_lookups_are_answered_inline():
 def test_lookups_inside_a_pool_thread_just_block():
     pool = get_default_pool()
     assert pool.apply(resolver.gethostbyname, ("localhost",)) == "127.0.0.1"
+
+
+# -- choosing the resolver -------------------------------------------------------------
+
+def _class_in_subprocess(env_value):
+    import os
+    import subprocess
+    import sys
+    code = ("import coopshell.resolver as r; c = r.resolver_class(); "
+            "print(c.__module__ + '.' + c.__name__)")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "COOPSHELL_RESOLVER": env_value})
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("thread", "coopshell.resolver.thread.Resolver"),
+    ("blocking", "coopshell.resolver.blocking.Resolver"),
+    ("dnspython", "coopshell.resolver.dnspython.Resolver"),
+    ("nosuchthing.Resolver,thread", "coopshell.resolver.thread.Resolver"),
+    ("coopshell.resolver.blocking.Resolver", "coopshell.resolver.blocking.Resolver"),
+])
+def test_environment_variable_selects_the_resolver(value, expected):
+    out = _class_in_subprocess(value)
+    assert out.stdout.strip() == expected, out.stderr
+
+
+def test_bad_environment_value_is_a_clear_error():
+    out = _class_in_subprocess("nope")
+    assert out.returncode != 0
+    assert "COOPSHELL_RESOLVER='nope': unknown resolver 'nope'; expected one of thread" in out.stderr
+
+
+def test_default_is_the_thread_resolver():
+    assert resolver.resolver_class() is resolver.Resolver
+    from coopshell.resolver import thread
+    assert resolver.Resolver is thread.Resolver
+    assert type(resolver.get_resolver()) is thread.Resolver
+    assert resolver.get_resolver() is resolver.get_resolver()       # one per hub
+
+
+def test_set_resolver_switches_every_later_lookup():
+    from coopshell.resolver import blocking
+    try:
+        assert resolver.set_resolver("blocking") is blocking.Resolver
+        r = resolver.get_resolver()
+        assert type(r) is blocking.Resolver and r.hub is co.get_hub()
+        assert resolver.gethostbyname("localhost") == socket.gethostbyname("localhost")
+        from coopshell import socket as cs
+        assert cs.getaddrinfo("localhost", 80) == socket.getaddrinfo("localhost", 80)
+    finally:
+        resolver.set_resolver(None)
+    assert type(resolver.get_resolver()) is resolver.Resolver
+    with pytest.raises(TypeError, match="expected a resolver name such as 'dnspython'"):
+        resolver.set_resolver(42)
+    with pytest.raises(ValueError, match="unknown resolver 'nope'"):
+        resolver.set_resolver("nope")
+    assert resolver.resolver_class() is resolver.Resolver   # a failed call changes nothing
+
+
+def test_ares_works_or_says_what_is_missing():
+    try:
+        import pycares  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="needs pycares"):
+            resolver.set_resolver("ares")
+    else:
+        from coopshell.resolver import ares
+        try:
+            assert resolver.set_resolver("ares") is ares.Resolver
+            assert resolver.gethostbyname("localhost") == "127.0.0.1"
+        finally:
+            resolver.set_resolver(None)

@@ -1,4 +1,5 @@
-"""Cooperative name resolution: the stdlib's lookups run in the thread pool.
+"""The default resolver: the system's lookups, run in the thread pool
+(gevent's ``gevent.resolver.thread``).
 
 ``gethostbyname``, ``gethostbyname_ex``, ``gethostbyaddr``, ``getaddrinfo``,
 ``getnameinfo`` and ``getfqdn`` have the stdlib's signatures and results.
@@ -26,16 +27,14 @@ Differs from the stdlib:
 
 from __future__ import annotations
 
-import _thread
 import socket as _socket
 from functools import partial
 from typing import Any
 
-from ._core.hub import get_hub
-from .threadpool import get_default_pool, in_worker_thread
+from .._core.hub import get_hub
+from ..threadpool import get_default_pool, in_worker_thread
 
-__all__ = ["gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getaddrinfo", "getnameinfo",
-           "getfqdn", "Resolver"]
+__all__ = ["Resolver"]
 
 # The originals, captured before any monkey patching.
 _gethostbyname = _socket.gethostbyname
@@ -52,9 +51,6 @@ _AI_NUMERICSERV = getattr(_socket, "AI_NUMERICSERV", 0)
 _NI_NUMERIC = _socket.NI_NUMERICHOST | _socket.NI_NUMERICSERV
 _error = _socket.error
 _HOST_TYPES = (str, bytes, bytearray)
-
-_tls = _thread._local()
-
 
 class Resolver:
     """Runs system lookups in ``hub``'s thread pool, coalescing identical
@@ -137,45 +133,6 @@ class Resolver:
 
     def __repr__(self):
         return f"<{type(self).__name__} at {id(self):#x} inflight={len(self._inflight)}>"
-
-
-def _resolver() -> Resolver:
-    hub = get_hub()
-    r = getattr(_tls, "resolver", None)
-    if r is None or r.hub is not hub:
-        r = _tls.resolver = Resolver(hub)
-    return r
-
-
-def gethostbyname(hostname: str) -> str:
-    """Cooperative ``socket.gethostbyname``."""
-    return _resolver().gethostbyname(hostname)
-
-
-def gethostbyname_ex(hostname: str) -> tuple[str, list[str], list[str]]:
-    """Cooperative ``socket.gethostbyname_ex``."""
-    return _resolver().gethostbyname_ex(hostname)
-
-
-def gethostbyaddr(ip_address: str) -> tuple[str, list[str], list[str]]:
-    """Cooperative ``socket.gethostbyaddr``."""
-    return _resolver().gethostbyaddr(ip_address)
-
-
-def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0,
-                flags: int = 0) -> list:
-    """Cooperative ``socket.getaddrinfo``."""
-    return _resolver().getaddrinfo(host, port, family, type, proto, flags)
-
-
-def getnameinfo(sockaddr: tuple, flags: int) -> tuple[str, str]:
-    """Cooperative ``socket.getnameinfo``."""
-    return _resolver().getnameinfo(sockaddr, flags)
-
-
-def getfqdn(name: str = "") -> str:
-    """``socket.getfqdn`` on the cooperative ``gethostbyaddr``."""
-    return _resolver().getfqdn(name)
 
 
 # -- helpers ---------------------------------------------------------------------

@@ -1,0 +1,459 @@
+"""Cooperative file objects (gevent's ``gevent.fileobject``).
+
+``io.open``'s signature and file API, in three flavours:
+
+- ``FileObjectPosix``: the fd is made non-blocking and every read or write
+  that would block waits in the hub instead (``os.read``/``os.write`` retried
+  on ``EAGAIN``). Right for pipes, ttys, FIFOs and sockets. A regular file is
+  always "ready" for the kernel, so its I/O still blocks (briefly) on disk.
+- ``FileObjectThread``: every blocking call runs in the hub's thread pool;
+  works for any file, including regular files on slow disks.
+- ``FileObjectBlock``: plain blocking calls (for tests and debugging).
+
+``FileObject`` is ``FileObjectPosix`` where ``fcntl`` exists, else
+``FileObjectThread`` (gevent's default order); ``COOPSHELL_FILE`` set to
+``posix``, ``thread`` or ``block`` (or a dotted class name) when this module
+is first imported picks another, as ``GEVENT_FILE`` does in gevent.
+
+Differs from gevent: a greenlet waiting to read or write a
+``FileObjectPosix`` that another greenlet closes gets ``OSError(EBADF)``
+instead of waiting forever; closing with ``closefd=False`` puts the fd back
+in the blocking mode it had.
+"""
+
+from __future__ import annotations
+
+import functools as _functools
+import importlib as _importlib
+import io as _io
+import os as _os
+from errno import EBADF as _EBADF, ESPIPE as _ESPIPE
+from typing import Any
+
+from ._core.hub import get_hub
+from ._core.io_wait import cancel_wait as _cancel_wait, cancel_wait_error, wait_io
+from ._core.loop import READ, WRITE, _get_ident
+from .lock import DummySemaphore, Semaphore
+
+try:
+    import fcntl as _fcntl  # noqa: F401  (only its presence matters)
+except ImportError:  # pragma: no cover - not POSIX
+    _fcntl = None
+
+__all__ = ["FileObjectPosix", "FileObjectThread", "FileObjectBlock", "FileObject",
+           "FileObjectClosed"]
+
+_read, _write, _readv = _os.read, _os.write, getattr(_os, "readv", None)
+_get_blocking, _set_blocking = _os.get_blocking, _os.set_blocking
+_close = _os.close
+_PATH_TYPES = (str, bytes, _os.PathLike)
+
+
+class FileObjectClosed(OSError):
+    """Raised when a closed ``FileObject`` is used (gevent's name)."""
+
+    def __init__(self) -> None:
+        super().__init__(_EBADF, "Bad file descriptor (FileObject was closed)")
+
+
+class _Descriptor:
+    """``io.open``'s arguments, checked once: what to wrap, how to open it."""
+
+    def __init__(self, fobj: Any, mode: str = "r", buffering: int = -1, closefd: bool | None = None,
+                 encoding: str | None = None, errors: str | None = None,
+                 newline: str | None = None, bufsize: int | None = None,
+                 close: bool | None = None):
+        # gevent's older spellings: bufsize= and close=
+        if bufsize is not None:
+            buffering = bufsize
+        if close is not None:
+            closefd = close
+        if not isinstance(mode, str):
+            raise TypeError(f"mode must be a str such as 'rb', got {mode!r}")
+        if not isinstance(buffering, int) or isinstance(buffering, bool):
+            raise TypeError(f"buffering must be an int, got {buffering!r}")
+        chars = set(mode)
+        if not chars <= set("rwaxb+tU") or len(mode) != len(chars) \
+                or len(chars & set("rwax")) != 1 or {"b", "t"} <= chars:
+            raise ValueError(f"invalid mode {mode!r}: expected one of r, w, a, x, optionally "
+                             f"with + and b or t (as io.open)")
+        self.mode = mode
+        self.binary = "b" in chars
+        if self.binary and (encoding is not None or errors is not None or newline is not None):
+            raise ValueError("binary mode doesn't take an encoding, errors or newline argument")
+        self.readable = "r" in chars or "+" in chars
+        self.writable = bool(chars & set("wax+"))
+        self.buffering = buffering
+        self.encoding, self.errors, self.newline = encoding, errors, newline
+        self.fobj = fobj
+        if isinstance(fobj, _PATH_TYPES):
+            if closefd is False:
+                raise ValueError("closefd=False needs a file descriptor or a file object, "
+                                 f"not a path ({fobj!r})")
+            closefd = True
+        elif not (isinstance(fobj, int) or callable(getattr(fobj, "fileno", None))):
+            raise TypeError("FileObject expected a file descriptor (int), an object with "
+                            f"fileno() or a path, got {fobj!r}")
+        elif isinstance(fobj, bool) or (isinstance(fobj, int) and fobj < 0):
+            raise ValueError(f"FileObject expected a non-negative file descriptor, got {fobj!r}")
+        self.closefd = True if closefd is None else bool(closefd)
+
+    def raw_mode(self) -> str:
+        """The mode for a raw ``io.FileIO`` (no b/t)."""
+        return "".join(c for c in self.mode if c in "rwax+") + "b"
+
+    def open_stdlib(self):
+        """``(file, owner)``: the stdlib file object ``io.open`` would give
+        (for the thread and blocking flavours), and the object that closing
+        it must also close (or None)."""
+        fobj = self.fobj
+        if isinstance(fobj, _io.IOBase):
+            return fobj, None                       # already a file object: wrapped as is
+        if isinstance(fobj, _PATH_TYPES):
+            return _io.open(fobj, self.mode, self.buffering, self.encoding, self.errors,
+                            self.newline), None
+        if isinstance(fobj, int):
+            return _io.open(fobj, self.mode, self.buffering, self.encoding, self.errors,
+                            self.newline, closefd=self.closefd), None
+        opened = _io.open(fobj.fileno(), self.mode, self.buffering, self.encoding, self.errors,
+                          self.newline, closefd=False)
+        return opened, (fobj if self.closefd else None)
+
+    def wrap(self, raw):
+        """Buffer and decode ``raw`` as ``io.open`` would for this mode."""
+        buffering = self.buffering
+        line_buffering = False
+        if buffering == 1 and not self.binary:
+            buffering, line_buffering = -1, True
+        if buffering < 0:
+            buffering = _io.DEFAULT_BUFFER_SIZE
+        if buffering == 0:
+            if not self.binary:
+                raise ValueError("can't have unbuffered text I/O")
+            return raw
+        if self.readable and self.writable:
+            buffer = (_io.BufferedRandom(raw, buffering) if raw.seekable()
+                      else _io.BufferedRWPair(raw, raw, buffering))
+        elif self.writable:
+            buffer = _io.BufferedWriter(raw, buffering)
+        else:
+            buffer = _io.BufferedReader(raw, buffering)
+        if self.binary:
+            return buffer
+        text = _io.TextIOWrapper(buffer, self.encoding, self.errors, self.newline, line_buffering)
+        text.mode = self.mode
+        return text
+
+
+class _FileObjectBase:
+    """What the three flavours share: the wrapped ``io`` object, delegation,
+    ``close``, the context manager and the repr."""
+
+    _io: Any = None
+
+    def __init__(self, io_obj, descriptor: _Descriptor, owner: Any = None):
+        self._io = io_obj
+        self._close = descriptor.closefd      # gevent keeps the flag under this name
+        self._descriptor = descriptor
+        self._owner = owner                   # closed after io_obj (an object given by fileno())
+
+    @property
+    def io(self):
+        """The wrapped ``io`` object (gevent's attribute)."""
+        return self._io
+
+    @property
+    def closed(self) -> bool:
+        return self._io is None or self._io.closed
+
+    def close(self) -> None:
+        """Flush and close; closing again does nothing."""
+        io_obj, self._io = self._io, None
+        if io_obj is not None:
+            self._do_close(io_obj)
+
+    def _do_close(self, io_obj) -> None:
+        self._finish_close(io_obj)
+
+    def _finish_close(self, io_obj) -> None:
+        """Close ``io_obj``, or only flush it if it is a file object we were
+        given with ``closefd=False``; then the object it came from."""
+        owner, self._owner = self._owner, None
+        try:
+            if isinstance(self._descriptor.fobj, _io.IOBase) and not self._close:
+                if not io_obj.closed:
+                    io_obj.flush()
+            else:
+                io_obj.close()
+        finally:
+            if owner is not None:
+                owner.close()
+
+    def _live(self):
+        io_obj = self._io
+        if io_obj is None:
+            raise FileObjectClosed()
+        return io_obj
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("_io", "_descriptor", "_owner"):
+            raise AttributeError(name)
+        return getattr(self._live(), name)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __enter__(self):
+        self._live()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._io is None else repr(self._io)
+        return f"<{type(self).__name__} at {id(self):#x} {state}>"
+
+
+class _GreenFD(_io.RawIOBase):
+    """A raw, non-blocking fd whose reads and writes wait in the hub."""
+
+    def __init__(self, fd: int, descriptor: _Descriptor, keep_alive: Any = None):
+        super().__init__()
+        self._fd = fd
+        self._closefd = descriptor.closefd
+        self._keep_alive = keep_alive            # the object whose fileno() we use
+        self._readable, self._writable = descriptor.readable, descriptor.writable
+        self.name = fd
+        self.mode = descriptor.mode
+        self._was_blocking = _get_blocking(fd)
+        if self._was_blocking:
+            _set_blocking(fd, False)
+        self._hub = None
+        self._rw = self._ww = None
+
+    # -- state -------------------------------------------------------------------------
+    def fileno(self) -> int:
+        self._checkClosed()
+        return self._fd
+
+    def readable(self) -> bool:
+        self._checkClosed()
+        return self._readable
+
+    def writable(self) -> bool:
+        self._checkClosed()
+        return self._writable
+
+    def seekable(self) -> bool:
+        self._checkClosed()
+        try:
+            _os.lseek(self._fd, 0, _os.SEEK_CUR)
+        except OSError as exc:
+            if exc.errno == _ESPIPE:
+                return False
+            raise
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._checkClosed()
+        return _os.lseek(self._fd, offset, whence)
+
+    def tell(self) -> int:
+        return self.seek(0, _os.SEEK_CUR)
+
+    def isatty(self) -> bool:
+        self._checkClosed()
+        return _os.isatty(self._fd)
+
+    # -- waiting -----------------------------------------------------------------------
+    def _wait(self, events: int) -> None:
+        hub = get_hub()
+        if hub is not self._hub:
+            self._drop_watchers()
+            self._hub = hub
+        w = self._rw if events == READ else self._ww
+        if w is None:
+            w = hub.loop.io(self._fd, events)
+            if events == READ:
+                self._rw = w
+            else:
+                self._ww = w
+        wait_io(hub, w)
+        if self.closed:
+            raise FileObjectClosed()
+
+    def _drop_watchers(self) -> None:
+        for w in (self._rw, self._ww):
+            if w is not None and w.callback is not None:
+                _cancel_wait(w, cancel_wait_error())
+        self._rw = self._ww = None
+
+    # -- I/O ---------------------------------------------------------------------------
+    def readinto(self, b) -> int:
+        self._checkClosed()
+        if not self._readable:
+            raise _io.UnsupportedOperation("read")
+        while True:
+            try:
+                if _readv is not None:
+                    return _readv(self._fd, [b])
+                data = _read(self._fd, len(b))
+                b[:len(data)] = data
+                return len(data)
+            except BlockingIOError:
+                pass
+            self._wait(READ)
+
+    def readall(self) -> bytes:
+        chunks = []
+        while True:
+            self._checkClosed()
+            try:
+                chunk = _read(self._fd, _io.DEFAULT_BUFFER_SIZE * 8)
+            except BlockingIOError:
+                self._wait(READ)
+                continue
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+    def write(self, b) -> int:
+        self._checkClosed()
+        if not self._writable:
+            raise _io.UnsupportedOperation("write")
+        while True:
+            try:
+                return _write(self._fd, b)
+            except BlockingIOError:
+                pass
+            self._wait(WRITE)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            super().close()           # flushes nothing: raw; marks closed
+        finally:
+            fd, self._fd = self._fd, -1
+            hub = self._hub
+            self._drop_watchers()
+            if hub is not None and hub.loop.thread_ident == _get_ident() and not hub.loop.closed:
+                hub.loop.closing_fd(fd)
+            keep, self._keep_alive = self._keep_alive, None
+            if self._closefd:
+                if keep is not None and callable(getattr(keep, "close", None)):
+                    keep.close()
+                else:
+                    _close(fd)
+            elif self._was_blocking:
+                try:
+                    _set_blocking(fd, True)
+                except OSError:
+                    pass
+
+
+class FileObjectPosix(_FileObjectBase):
+    """``io.open(fobj, mode, ...)`` on a non-blocking fd: reads and writes
+    that would block wait in the hub. ``fobj`` is an fd, an object with
+    ``fileno()`` (kept open as long as this object, closed with it if
+    ``closefd``), or a path."""
+
+    def __init__(self, fobj: Any, mode: str = "r", buffering: int = -1,
+                 closefd: bool | None = None, encoding: str | None = None,
+                 errors: str | None = None, newline: str | None = None, **kwargs: Any):
+        d = _Descriptor(fobj, mode, buffering, closefd, encoding, errors, newline, **kwargs)
+        keep = None
+        if isinstance(fobj, _PATH_TYPES):
+            keep = _io.FileIO(fobj, d.raw_mode())
+            fd = keep.fileno()
+        elif isinstance(fobj, int):
+            fd = fobj
+        else:
+            keep = fobj
+            fd = fobj.fileno()
+        raw = _GreenFD(fd, d, keep)
+        super().__init__(d.wrap(raw), d)
+        self.fileio = raw
+
+
+class FileObjectThread(_FileObjectBase):
+    """``io.open(fobj, mode, ...)`` whose blocking calls each run in a thread
+    pool (``threadpool``, default: the hub's). ``lock=True`` (the default)
+    runs them one at a time; pass a ``Semaphore`` to share one, or False."""
+
+    _BLOCKING = frozenset({"read", "read1", "readinto", "readinto1", "readline", "readlines",
+                           "readall", "write", "writelines", "flush", "seek", "tell",
+                           "truncate"})
+
+    def __init__(self, fobj: Any, mode: str = "r", buffering: int = -1,
+                 closefd: bool | None = None, encoding: str | None = None,
+                 errors: str | None = None, newline: str | None = None, *,
+                 lock: Any = True, threadpool: Any = None, **kwargs: Any):
+        d = _Descriptor(fobj, mode, buffering, closefd, encoding, errors, newline, **kwargs)
+        if lock is True:
+            lock = Semaphore()
+        elif lock is False or lock is None:
+            lock = DummySemaphore()
+        elif not (hasattr(lock, "__enter__") and hasattr(lock, "__exit__")):
+            raise TypeError(f"lock must be True, False or a Semaphore, got {lock!r}")
+        self.lock = lock
+        self.threadpool = threadpool if threadpool is not None else get_hub().threadpool
+        io_obj, owner = d.open_stdlib()
+        super().__init__(io_obj, d, owner)
+
+    def __getattr__(self, name):
+        attr = super().__getattr__(name)
+        if name in self._BLOCKING:
+            return self._in_thread(name)
+        return attr
+
+    def _in_thread(self, name):
+        def call(*args, **kwargs):
+            method = getattr(self._live(), name)
+            with self.lock:
+                return self.threadpool.apply(method, args, kwargs)
+        return _functools.update_wrapper(call, getattr(type(self._live()), name, call))
+
+    def _do_close(self, io_obj) -> None:
+        with self.lock:
+            self.threadpool.apply(self._finish_close, (io_obj,))
+
+
+class FileObjectBlock(_FileObjectBase):
+    """``io.open(fobj, mode, ...)`` with plain blocking calls: blocks the
+    whole thread. For tests and debugging."""
+
+    def __init__(self, fobj: Any, mode: str = "r", buffering: int = -1,
+                 closefd: bool | None = None, encoding: str | None = None,
+                 errors: str | None = None, newline: str | None = None, **kwargs: Any):
+        d = _Descriptor(fobj, mode, buffering, closefd, encoding, errors, newline, **kwargs)
+        io_obj, owner = d.open_stdlib()
+        super().__init__(io_obj, d, owner)
+
+
+_SHORT_NAMES = {"posix": FileObjectPosix, "thread": FileObjectThread, "block": FileObjectBlock}
+
+
+def _choose() -> type:
+    """``COOPSHELL_FILE``'s choice, else posix where fcntl exists, else thread."""
+    choice = _os.environ.get("COOPSHELL_FILE", "").strip()
+    if not choice:
+        return FileObjectPosix if _fcntl is not None else FileObjectThread
+    if choice.lower() in _SHORT_NAMES:
+        return _SHORT_NAMES[choice.lower()]
+    module, _, name = choice.rpartition(".")
+    try:
+        return getattr(_importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ImportError(f"COOPSHELL_FILE={choice!r}: expected posix, thread, block or a "
+                          f"dotted class name such as mypkg.MyFileObject ({exc})") from None
+
+
+FileObject = _choose()
