@@ -66,6 +66,8 @@ def parse_head(head: bytes, env: dict, key_cache: dict, max_headers: int) -> tup
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if not sep:
+            if line[:1] in (" ", "\t"):
+                raise HTTPError(400, f"obsolete header line folding in {line[:200]!r}")
             raise HTTPError(400, f"malformed header line {line[:200]!r}: no colon")
         key = key_cache.get(name)
         if key is None:

@@ -197,8 +197,8 @@ class WSGIHandler:
             head = self._read_head(first)
             if head is None:
                 return False
-            if len(head) > self.MAX_HEADER_BYTES:
-                raise HTTPError(431, f"request head larger than {self.MAX_HEADER_BYTES} bytes")
+            if len(head) > self.MAX_REQUEST_LINE:
+                self._check_head_size(head)
             self.time_start = time.time()
             self.environ = self.get_environ(head)
         except HTTPError as err:
@@ -383,6 +383,8 @@ class WSGIHandler:
     def _head(self, body_length: int | None) -> bytes:
         """The response head; ``body_length`` is known when the body is whole."""
         code = self.code
+        if self._input.continue_pending or self.server._stopping:
+            self.close_connection = True     # the client never sent the body it announced
         parts = ["HTTP/1.1 ", self.status, "\r\n"]
         for name, value in self.response_headers:
             parts += (name, ": ", value, "\r\n")
