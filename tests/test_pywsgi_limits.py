@@ -98,3 +98,36 @@ def test_slowloris_is_dropped_after_the_header_timeout():
         assert request(s.address, b"GET / HTTP/1.1\r\n\r\n").body == b"hello"
     finally:
         s.stop()
+
+
+def test_client_disconnecting_mid_body_is_cleaned_up():
+    from coopshell.event import Event
+    seen, done = [], Event()
+
+    def app(environ, start_response):
+        try:
+            environ["wsgi.input"].read()
+        except OSError as err:
+            seen.append(str(err))
+            raise
+        finally:
+            done.set()
+        start_response("200 OK", [])
+        return []
+    s = start(app)
+    try:
+        with Raw(s.address) as c:
+            c.send(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+        done.wait(timeout=10)
+        assert seen == ["the client disconnected after 3 bytes of 10-byte request body"]
+        while s._handlers:
+            co_sleep(0.01)
+        assert s.error_log.getvalue() == ""           # not an application error
+        assert request(s.address, b"GET / HTTP/1.1\r\n\r\n").status == 200
+    finally:
+        s.stop()
+
+
+def co_sleep(t):
+    import coopshell
+    coopshell.sleep(t)
