@@ -14,20 +14,23 @@ Each accepted connection is handled by ``handle(socket, address)`` in a new
 greenlet (or in a ``Pool`` when ``spawn`` is one, or an int for a pool of
 that size, or in the accept loop itself when ``spawn`` is None).
 
-Differs from gevent:
+The connection socket is closed when ``handle`` returns (``do_close``), as
+in gevent, so a server never leaks file descriptors.
 
-- The connection socket is closed when ``handle`` returns (gevent leaves it
-  to the garbage collector), so a server never leaks file descriptors.
+Differs from gevent: the accept loop is a greenlet, not an I/O watcher
+callback in the hub, so ``start_accepting``/``stop_accepting`` start and
+kill that greenlet.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Any, Callable
 
 from ._core.hub import get_hub, sleep
 from .event import Event
-from .greenlet import Greenlet
+from .greenlet import Greenlet, getcurrent
 from .socket import (AF_INET, AF_INET6, SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET,
                      socket as _socket)
 
@@ -38,12 +41,24 @@ _ACCEPT_ERROR_PAUSE = 0.05   # seconds to back off after a failed accept (EMFILE
 
 class BaseServer:
     """What the stream and datagram servers share: the listener, the accept
-    loop greenlet, spawning handlers, start/stop/serve_forever."""
+    loop greenlet, spawning handlers, start/stop/serve_forever.
+
+    The accept loop runs in its own greenlet between ``start_accepting()``
+    and ``stop_accepting()``; ``max_accept`` bounds how many connections it
+    takes in a row before letting the handlers run.
+    """
 
     #: Seconds ``stop()`` waits for running handlers before killing them.
     stop_timeout: float = 1.0
     #: ``listen()`` backlog when none is given.
     backlog: int = 256
+    #: Connections (datagrams) taken in a row before the loop yields.
+    max_accept: int = 100
+    #: Back-off after a failed accept: starts at ``min_delay``, doubles up to ``max_delay``.
+    min_delay: float = 0.01
+    max_delay: float = 1.0
+    #: ``errno`` values that mean the listener is gone: the server closes itself.
+    fatal_errors: tuple[int, ...] = (errno.EBADF, errno.EINVAL, errno.ENOTSOCK)
     family = AF_INET
     socket_type = SOCK_STREAM
     reuse_addr = 1
@@ -57,16 +72,35 @@ class BaseServer:
         self.address: Any = None
         self._closed = False
         self.pool = None
-        if handle is not None:
-            if not callable(handle):
-                raise TypeError(f"handle must be callable, got {handle!r}")
-            self.handle = handle  # type: ignore[method-assign]
-        self._set_spawn(spawn)
-        self._set_listener(listener)
+        self.delay = self.min_delay
+        self.set_listener(listener)
+        self.set_spawn(spawn)
+        self.set_handle(handle)
 
     # -- configuration -------------------------------------------------------------
 
-    def _set_spawn(self, spawn):
+    def set_listener(self, listener: Any) -> None:
+        """Use ``listener``: a bound socket, or an address to bind on ``start()``
+        (``(host, port)``, ``'host:port'`` or a port number)."""
+        if hasattr(listener, "accept") or hasattr(listener, "recvfrom"):
+            if hasattr(listener, "do_handshake"):
+                raise TypeError(f"expected a plain listening socket, got the TLS socket "
+                                f"{listener!r}; pass the plain socket and ssl_context=")
+            if not isinstance(listener, _socket):
+                listener = _socket(listener.family, listener.type, listener.proto,
+                                   listener.detach())
+            self.socket = listener
+            self.address = listener.getsockname()
+            self.family = listener.family
+            return
+        self.address = _parse_address(listener)
+        self.family = _family_of(self.address)
+
+    def set_spawn(self, spawn: Any) -> None:
+        """How handlers run: ``'default'`` (a new greenlet each), ``None`` (in the
+        accept loop itself), a ``Pool``/``Group``, an int (a ``Pool`` of that
+        size) or a callable ``spawn(func, *args)``."""
+        self.pool = None
         if spawn == "default":
             self._spawn = self._spawn_default
         elif spawn is None:
@@ -87,24 +121,25 @@ class BaseServer:
         else:
             raise TypeError(f"spawn must be 'default', None, a pool, an int or a callable, got {spawn!r}")
 
+    def set_handle(self, handle: Callable[..., Any] | None) -> None:
+        """Call ``handle`` for each connection (datagram); None keeps the
+        ``handle`` method (override it in a subclass)."""
+        if handle is not None:
+            if not callable(handle):
+                raise TypeError(f"handle must be callable, got {handle!r}")
+            self.handle = handle  # type: ignore[method-assign]
+        self._handle = self.handle
+
     def _spawn_default(self, func, *args):
         if self.pool is None:
             from .pool import Group
             self.pool = Group()
         return self.pool.spawn(func, *args)
 
-    def _set_listener(self, listener):
-        if hasattr(listener, "accept") or hasattr(listener, "recvfrom"):
-            if not isinstance(listener, _socket):
-                listener = _socket(listener.family, listener.type, listener.proto,
-                                   listener.detach())
-            self.socket = listener
-            self.address = listener.getsockname()
-            self.family = listener.family
-            return
-        self.address = _parse_address(listener)
-        if len(self.address) > 2 or ":" in str(self.address[0]):
-            self.family = AF_INET6
+    def full(self) -> bool:
+        """True while the handler pool has no room: the accept loop waits."""
+        pool = self.pool
+        return pool is not None and pool.full()
 
     # -- properties --------------------------------------------------------------------
 
@@ -130,11 +165,28 @@ class BaseServer:
     def init_socket(self) -> None:
         """Create, bind and listen if given an address (called by ``start``)."""
         if self.socket is None:
-            self.socket = self.get_listener(self.address, self.family)
+            self.socket = self._make_listener()
             self.address = self.socket.getsockname()
 
-    def get_listener(self, address, family):  # pragma: no cover - overridden
+    def _make_listener(self):  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def start_accepting(self) -> None:
+        """Start (or resume) the accept loop; a no-op while it runs."""
+        g = self._loop_greenlet
+        if g is None or g.dead:
+            if self.socket is None:
+                raise RuntimeError(f"{self!r} has no listener yet; call start()")
+            self._loop_greenlet = Greenlet(self._serve)
+            self._loop_greenlet.start()
+
+    def stop_accepting(self) -> None:
+        """Pause the accept loop; connections queue in the listen backlog until
+        ``start_accepting()``."""
+        g = self._loop_greenlet
+        self._loop_greenlet = None
+        if g is not None and not g.dead and g is not getcurrent():
+            g.kill(block=False)
 
     def start(self) -> None:
         """Bind (if needed) and start accepting in a background greenlet."""
@@ -144,8 +196,7 @@ class BaseServer:
             raise RuntimeError(f"{self!r} is closed; create a new server")
         self.init_socket()
         self._stop_event.clear()
-        self._loop_greenlet = Greenlet(self._serve)
-        self._loop_greenlet.start()
+        self.start_accepting()
 
     def serve_forever(self, stop_timeout: float | None = None) -> None:
         """Start (if needed) and wait until ``stop()`` is called."""
@@ -163,13 +214,10 @@ class BaseServer:
             return
         self._closed = True
         self._stop_event.set()
+        self.stop_accepting()
         sock = self.socket
         if sock is not None:
             sock.close()
-        g = self._loop_greenlet
-        self._loop_greenlet = None
-        if g is not None and not g.dead:
-            g.kill(block=False)
 
     def stop(self, timeout: float | None = None) -> None:
         """Close the listener, wait up to ``timeout`` (default ``stop_timeout``)
@@ -193,37 +241,66 @@ class BaseServer:
     # -- the accept loop -------------------------------------------------------------
 
     def _serve(self):
-        pool = self.pool
-        while not self._closed:
-            if pool is not None and pool.full():
-                pool.wait_available()
+        me = getcurrent()
+        accepted = 0
+        while not self._closed and self._loop_greenlet is me:
+            if self.full():
+                accepted = 0
+                pool = self.pool
+                if pool is not None and pool.full():
+                    pool.wait_available()
+                else:
+                    sleep(self.min_delay)   # a full() override with no pool to wait on
+                continue
+            if accepted >= self.max_accept:
+                accepted = 0
+                sleep(0)                    # let the handlers just spawned run
+                continue
             try:
                 args = self.do_read()
-            except OSError:
+            except OSError as ex:
                 if self._closed:
                     return
+                if self.is_fatal_error(ex):
+                    sys.stderr.write(f"ERROR: {self!r} failed with {ex!r}; closing it\n")
+                    self.close()
+                    return
                 get_hub().handle_error(self, *sys.exc_info())
-                sleep(_ACCEPT_ERROR_PAUSE)
+                sleep(self.delay)
+                self.delay = min(self.max_delay, self.delay * 2)
                 continue
-            if args is not None:
+            self.delay = self.min_delay
+            if args is None:
+                continue
+            accepted += 1
+            try:
                 self.do_handle(*args)
-            pool = self.pool
+            except Exception:
+                get_hub().handle_error((args[1:], self), *sys.exc_info())
+
+    def is_fatal_error(self, ex: BaseException) -> bool:
+        """True if ``ex`` from accept means the listener is unusable."""
+        return isinstance(ex, OSError) and ex.errno in self.fatal_errors
 
     def do_read(self):  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def do_handle(self, *args) -> None:
-        spawn = self._spawn
-        if spawn is None:
-            try:
-                self._handle(*args)
-            except Exception:
-                get_hub().handle_error(self, *sys.exc_info())
-        else:
-            spawn(self._handle, *args)
+    def do_close(self, *args) -> None:
+        """Release what ``do_read`` returned, once its handler is done."""
 
-    def _handle(self, *args):
-        self.handle(*args)
+    def do_handle(self, *args) -> None:
+        """Run the handler for one connection (datagram), then ``do_close``."""
+        spawn = self._spawn
+        handle = self._handle
+        close = self.do_close
+        try:
+            if spawn is None:
+                _handle_and_close(handle, close, args)
+            else:
+                spawn(_handle_and_close, handle, close, args)
+        except BaseException:
+            close(*args)
+            raise
 
     def handle(self, *args) -> None:
         raise NotImplementedError(f"{type(self).__name__} needs a handle function: pass "
@@ -237,7 +314,8 @@ class BaseServer:
 class StreamServer(BaseServer):
     """A TCP (or Unix stream) server calling ``handle(socket, address)`` per
     connection. ``**ssl_args`` (``ssl_context=`` or ``certfile=``/``keyfile=``)
-    make it a TLS server; the handshake happens in the handler greenlet."""
+    make it a TLS server; the handshake happens in the handler greenlet
+    (``wrap_socket_and_handle``)."""
 
     def __init__(self, listener: Any, handle: Callable[..., Any] | None = None,
                  backlog: int | None = None, spawn: Any = "default", **ssl_args: Any):
@@ -245,33 +323,47 @@ class StreamServer(BaseServer):
             if not isinstance(listener, tuple) and hasattr(listener, "accept"):
                 raise TypeError("backlog must be None when a listening socket is given")
             self.backlog = backlog
-        self.ssl_context = None
-        if ssl_args:
-            self.ssl_context = _make_ssl_context(ssl_args)
+        self.ssl_args = ssl_args
+        self.ssl_context = _make_ssl_context(ssl_args) if ssl_args else None
         super().__init__(listener, handle, spawn)
 
-    def get_listener(self, address, family):
-        sock = _socket(family, SOCK_STREAM)
+    def set_handle(self, handle: Callable[..., Any] | None) -> None:
+        super().set_handle(handle)
+        if self.ssl_context is not None:
+            self._handle = self.wrap_socket_and_handle
+
+    @classmethod
+    def get_listener(cls, address: Any, backlog: int | None = None,
+                     family: int | None = None) -> _socket:
+        """A new TCP socket bound to ``address`` and listening."""
+        address = _parse_address(address)
+        sock = _socket(_family_of(address) if family is None else family, SOCK_STREAM)
         try:
-            if self.reuse_addr:
+            if cls.reuse_addr:
                 sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
             sock.bind(address)
-            sock.listen(self.backlog)
+            sock.listen(cls.backlog if backlog is None else backlog)
         except BaseException:
             sock.close()
             raise
         return sock
 
+    def _make_listener(self):
+        return self.get_listener(self.address, self.backlog, self.family)
+
     def do_read(self):
         return self.socket.accept()
 
-    def _handle(self, sock, address):
+    def do_close(self, sock, *args) -> None:
+        sock.close()
+
+    def wrap_socket_and_handle(self, client_socket: Any, address: Any) -> Any:
+        """Do the TLS handshake on ``client_socket``, then ``handle`` it."""
+        ssl_socket = self.ssl_context.wrap_socket(client_socket, server_side=True)
         try:
-            if self.ssl_context is not None:
-                sock = self.ssl_context.wrap_socket(sock, server_side=True)
-            self.handle(sock, address)
+            return self.handle(ssl_socket, address)
         finally:
-            sock.close()
+            ssl_socket.close()
 
     @property
     def ssl_enabled(self) -> bool:
@@ -286,10 +378,13 @@ class DatagramServer(BaseServer):
     #: Largest datagram read.
     max_size = 65536
 
-    def get_listener(self, address, family):
-        sock = _socket(family, SOCK_DGRAM)
+    @classmethod
+    def get_listener(cls, address: Any, family: int | None = None) -> _socket:
+        """A new UDP socket bound to ``address``."""
+        address = _parse_address(address)
+        sock = _socket(_family_of(address) if family is None else family, SOCK_DGRAM)
         try:
-            if self.reuse_addr:
+            if cls.reuse_addr:
                 sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
             sock.bind(address)
         except BaseException:
@@ -297,11 +392,21 @@ class DatagramServer(BaseServer):
             raise
         return sock
 
+    def _make_listener(self):
+        return self.get_listener(self.address, self.family)
+
     def do_read(self):
         return self.socket.recvfrom(self.max_size)
 
     def sendto(self, data: bytes, address: Any) -> int:
         return self.socket.sendto(data, address)
+
+
+def _handle_and_close(handle, close, args):
+    try:
+        return handle(*args)
+    finally:
+        close(*args)
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -320,6 +425,10 @@ def _parse_address(address):
         host = host.strip("[]")
         return (host, int(port))
     raise TypeError(f"listener must be an address or a socket, got {address!r}")
+
+
+def _family_of(address):
+    return AF_INET6 if len(address) > 2 or ":" in str(address[0]) else AF_INET
 
 
 def _make_ssl_context(ssl_args):

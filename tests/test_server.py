@@ -231,3 +231,160 @@ def test_tls_stream_server():
         assert isinstance(srv.ssl_context, cssl.SSLContext)
     with pytest.raises(TypeError):
         StreamServer(("127.0.0.1", 0), _echo, bogus=1)
+
+
+# -- gevent's accept-loop API (issue 11, section 4) ---------------------------------------
+
+def _served(srv, n=1):
+    """Connect ``n`` times; True if every connection got an echo."""
+    return all(_roundtrip(srv.address, b"%d" % i) == b"%d" % i for i in range(n))
+
+
+def test_stop_and_start_accepting():
+    srv = StreamServer(("127.0.0.1", 0), _echo)
+    srv.start()
+    try:
+        srv.stop_accepting()
+        c = cs.create_connection(srv.address)      # queued in the backlog, not accepted
+        c.sendall(b"wait")
+        c.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            c.recv(10)
+        srv.start_accepting()
+        c.settimeout(10)
+        assert c.recv(10) == b"wait"
+        c.close()
+        srv.start_accepting()                      # a no-op while accepting
+        assert _served(srv, 3)
+    finally:
+        srv.stop()
+
+
+def test_set_handle_spawn_and_listener():
+    srv = StreamServer(("127.0.0.1", 0), _echo)
+    lst = StreamServer.get_listener(("127.0.0.1", 0), 8)
+    srv.set_listener(lst)
+    assert srv.address == lst.getsockname()
+    from coopshell.pool import Pool
+    pool = Pool(2)
+    srv.set_spawn(pool)
+    assert srv.pool is pool
+    srv.start()
+    try:
+        assert _served(srv)
+        srv.set_handle(lambda sock, addr: sock.sendall(b"new"))
+        assert _roundtrip(srv.address) == b"new"
+        srv.set_spawn(None)                         # handled inside the accept loop
+        assert srv.pool is None and _roundtrip(srv.address) == b"new"
+        with pytest.raises(TypeError, match="handle must be callable"):
+            srv.set_handle(42)
+    finally:
+        srv.stop()
+    with pytest.raises(TypeError, match="plain listening socket"):
+        StreamServer(cssl.SSLContext(cssl.PROTOCOL_TLS_SERVER).wrap_socket(
+            cs.socket(), server_side=True, do_handshake_on_connect=False), _echo)
+
+
+def test_max_accept_full_and_do_close():
+    closed = []
+    gate = co.event.Event()
+
+    class Gated(StreamServer):
+        max_accept = 1
+
+        def full(self):
+            return not gate.is_set()
+
+        def do_close(self, sock, *args):
+            closed.append(sock.fileno() != -1)
+            super().do_close(sock, *args)
+    srv = Gated(("127.0.0.1", 0), _echo)
+    assert srv.max_accept == 1
+    srv.start()
+    try:
+        c = cs.create_connection(srv.address)
+        c.sendall(b"x")
+        c.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            c.recv(10)                               # full(): not accepted yet
+        gate.set()
+        c.settimeout(10)
+        assert c.recv(10) == b"x"
+        c.close()
+        assert _served(srv, 3)
+    finally:
+        srv.stop()
+    assert closed and all(closed)                    # do_close got the still-open socket
+
+
+def test_fatal_and_transient_accept_errors(capsys, quiet_hub):
+    import errno
+
+    class Failing(StreamServer):
+        errors = [OSError(errno.EMFILE, "too many open files")]
+        min_delay = 0.001
+
+        def do_read(self):
+            if self.errors:
+                raise self.errors.pop(0)
+            return super().do_read()
+    srv = Failing(("127.0.0.1", 0), _echo)
+    srv.start()
+    try:
+        assert _served(srv)                          # a transient error: back off, go on
+        assert "too many open files" in quiet_hub.getvalue()
+        srv.errors.append(OSError(errno.EBADF, "bad fd"))
+        c = cs.create_connection(srv.address)        # wakes the loop, which then fails
+        while not srv.closed:
+            co.sleep(0.01)
+        c.close()
+    finally:
+        srv.stop()
+    assert srv.fatal_errors == (errno.EBADF, errno.EINVAL, errno.ENOTSOCK)
+    assert "failed with" in capsys.readouterr().err
+
+
+def test_wrap_socket_and_handle_is_the_tls_entry(tmp_path):
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ctx = cssl.SSLContext(cssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(ctx)
+    calls = []
+
+    class Recording(StreamServer):
+        def wrap_socket_and_handle(self, client_socket, address):
+            calls.append(type(client_socket).__name__)
+            return super().wrap_socket_and_handle(client_socket, address)
+    srv = Recording(("127.0.0.1", 0), _echo, ssl_context=ctx)
+    srv.start()
+    try:
+        client_ctx = cssl.create_default_context()
+        ca.configure_trust(client_ctx)
+        with cs.create_connection(srv.address) as raw:
+            with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as c:
+                c.sendall(b"tls")
+                assert c.recv(10) == b"tls"
+    finally:
+        srv.stop()
+    assert calls == ["socket"]
+
+
+def test_get_listener_static_forms():
+    s = StreamServer.get_listener(("127.0.0.1", 0), 5, cs.AF_INET)
+    try:
+        assert s.family == cs.AF_INET and s.getsockname()[1] > 0
+        c = cs.create_connection(s.getsockname())
+        conn, _ = s.accept()
+        conn.close()
+        c.close()
+    finally:
+        s.close()
+    u = DatagramServer.get_listener(("127.0.0.1", 0))
+    try:
+        assert u.type == cs.SOCK_DGRAM and u.getsockname()[1] > 0
+    finally:
+        u.close()
+    if cs.has_ipv6:
+        s6 = StreamServer.get_listener(("::1", 0))
+        assert s6.family == cs.AF_INET6
+        s6.close()
