@@ -81,15 +81,18 @@ class AttachServer:
                 continue
             conn = _socket.socket(sock.family, _std_socket.SOCK_STREAM, 0, fd)
             conn.setblocking(False)
+            refusal = None
             if self.unix_path is not None:
                 pid, uid, _gid = peer_credentials(conn)
                 if uid != os.getuid():
                     self.refused += 1
                     print(f"coopshell.backdoor: refused an attach from uid {uid} (pid {pid}); "
                           f"only uid {os.getuid()} may attach", file=sys.__stderr__)
-                    _send_refusal(conn, f"uid {uid} may not attach to a process of uid {os.getuid()}")
-                    continue
-            session = _AttachSession(self, conn)
+                    refusal = f"uid {uid} may not attach to a process of uid {os.getuid()}"
+            # A refused peer still gets a session, which reads its hello before
+            # answering: closing with unread data would reset the connection and
+            # the peer would never see why.
+            session = _AttachSession(self, conn, refusal)
             self.sessions.add(session)
             session.start()
 
@@ -123,21 +126,14 @@ class AttachServer:
         return f"<AttachServer {self.address!r} {state}>"
 
 
-def _send_refusal(conn, reason):
-    try:
-        conn.send(encode_frame({"op": "refused", "reason": reason}))
-    except OSError:
-        pass
-    conn.close()
-
-
 class _AttachSession:
     """One attached client: a reader greenlet, a writer greenlet, and a greenlet
     per running statement."""
 
-    def __init__(self, server: AttachServer, conn):
+    def __init__(self, server: AttachServer, conn, refusal: str | None = None):
         self.server = server
         self.conn = conn
+        self.refusal = refusal
         self.closed = False
         self.authenticated = False
         self.running: dict[Any, Greenlet] = {}
@@ -241,6 +237,9 @@ class _AttachSession:
             self._reader.kill(block=False)
 
     def _hello(self, msg) -> bool:
+        if self.refusal is not None:
+            self.send({"op": "refused", "reason": self.refusal})
+            return False
         if msg.get("op") != "hello":
             self.send({"op": "refused", "reason": f"expected a hello message first, got {msg.get('op')!r}"})
             return False
