@@ -252,7 +252,11 @@ def list_programs() -> str:
     rows = [["PID", "ENDPOINT", "COMMAND"]]
     for info in found:
         endpoint = info.get("unix") or "{}:{} (token)".format(*info.get("tcp", ("?", "?")))
-        rows.append([str(info["pid"]), endpoint, " ".join(info.get("argv") or [])[:60]])
+        argv = list(info.get("argv") or [])
+        if argv:
+            argv[0] = os.path.basename(argv[0])   # the script's name; its directory is noise here
+        command = " ".join(argv)
+        rows.append([str(info["pid"]), endpoint, command if len(command) <= 80 else command[:77] + "..."])
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     return "\n".join(f"{r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}".rstrip() for r in rows)
 
