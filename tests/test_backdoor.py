@@ -6,6 +6,7 @@ under another uid for the SO_PEERCRED check.
 """
 
 import json
+import re
 import os
 import shutil
 import socket as std_socket
@@ -534,3 +535,83 @@ def test_another_uid_is_refused_by_peer_credentials(rundir, capfd):
     finally:
         server.close()
         shutil.rmtree(world, ignore_errors=True)
+
+
+# -- the remote magics and the runner hook ---------------------------------------------------------
+
+def _blocker(stop):
+    import time
+    while not stop:
+        time.sleep(0.1)                     # blocks the hub: what %blocking must find
+        co.sleep(0.001)       # (a sleep(0) loop would starve timers for 64 callbacks: see the report)
+
+
+def test_remote_magics(rundir):
+    ns = {}
+    server = bd.listen(locals=ns)
+    stop = []
+    try:
+        parked = co.spawn(co.sleep, 600)
+        parked.name = "parked"
+        c = FrameClient(server.address)
+        c.hello()
+        c.send(op="magic", id=1, line="greenlets")
+        text = c.until_done(1)[1]["text"]
+        assert re.search(rf"^{parked.minimal_ident}\s+parked\s", text, re.M), text
+        assert "coopshell-attach" not in text                      # the server's own greenlets are hidden
+        c.send(op="magic", id=2, line=f"where {parked.minimal_ident}")
+        assert "in sleep" in c.until_done(2)[1]["text"]
+        c.send(op="magic", id=3, line="where 99999999")
+        assert "no greenlet with ID 99999999" in c.until_done(3)[1]["error"]
+        c.send(op="magic", id=4, line=f"kill {parked.minimal_ident}")
+        assert c.until_done(4)[1]["text"] == "killed 1 greenlet(s)" and parked.dead
+        c.send(op="magic", id=5, line="pinfo len")
+        assert "builtin_function_or_method" in c.until_done(5)[1]["text"]
+        c.send(op="magic", id=6, line="blocking nope")
+        assert "SECONDS must be a number" in c.until_done(6)[1]["error"]
+        blocker = co.spawn(_blocker, stop)
+        c.send(op="magic", id=7, line="blocking 0.5")
+        text = c.until_done(7)[1]["text"]
+        stop.append(True)
+        blocker.join(timeout=10)
+        ms = float(re.search(r"longest blocked ([\d.]+) ms", text).group(1))
+        assert ms >= 50 and "in _blocker() at test_backdoor.py" in text, text
+        c.send(op="magic", id=8, line="help")
+        assert "%where ID" in c.until_done(8)[1]["text"]
+    finally:
+        stop.append(True)
+        server.close()
+
+
+RUNNER_SCRIPT = textwrap.dedent("""\
+    import coopshell as co
+    from coopshell.event import Event
+    done = Event()
+    X = 5
+    print("READY", flush=True)
+    done.wait(timeout=600)   # a timed wait: attach watchers are unreferenced and keep nothing alive
+    """)
+
+
+def test_run_attachable_serves_the_scripts_globals_and_cleans_up(rundir, tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(RUNNER_SCRIPT)
+    env = dict(os.environ, XDG_RUNTIME_DIR=os.environ["XDG_RUNTIME_DIR"])
+    proc = csubprocess.Popen([sys.executable, "-c", "import sys; from coopshell.backdoor import run_attachable; "
+                              "run_attachable(sys.argv[1], ['a1'])", str(script)],
+                             stdout=csubprocess.PIPE, stderr=csubprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        path = str(rundir / f"{proc.pid}.sock")
+        c = FrameClient(path)
+        c.hello()
+        c.send(op="exec", id=1, source="import sys; X, __name__, sys.argv")
+        assert c.until_done(1)[1]["value"] == f"(5, '__main__', [{str(script)!r}, 'a1'])"
+        c.send(op="exec", id=2, source="done.set()")
+        c.until_done(2)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not os.path.exists(path) and not (rundir / f"{proc.pid}.json").exists()

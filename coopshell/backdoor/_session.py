@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import _socket
+from greenlet import getcurrent as _raw_getcurrent
 
 from .._core.hub import get_hub, sleep
 from .._core.io_wait import cancel_wait, cancel_wait_error, wait_io
@@ -106,7 +107,7 @@ class AttachServer:
         self._hub.loop.closing_fd(self._listener.fileno())
         self._listener.close()
         for session in list(self.sessions):
-            session.close()
+            session.close(flush=True)   # what was already sent to the client reaches it (up to 1 s)
         for path in (self.unix_path, self.info_path):
             if path:
                 try:
@@ -328,6 +329,5 @@ class _AttachSession:
 
 
 def _can_wait(hub) -> bool:
-    from greenlet import getcurrent
-    cur = getcurrent()
-    return cur is not hub and cur.parent is not None
+    """True unless running in the hub itself (which must never block)."""
+    return _raw_getcurrent() is not hub
