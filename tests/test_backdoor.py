@@ -615,3 +615,41 @@ def test_run_attachable_serves_the_scripts_globals_and_cleans_up(rundir, tmp_pat
         if proc.poll() is None:
             proc.kill()
     assert not os.path.exists(path) and not (rundir / f"{proc.pid}.json").exists()
+
+
+def test_line_mode_restores_the_servers_streams_and_has_builtins(line_server):
+    before = sys.stdout, sys.stderr
+    c = LineClient(line_server.address)
+    c.read_until(b">>> ")
+    assert c.run("len('abc'), __builtins__ is not None").strip() == "(3, True)"
+    assert c.run("import sys; sys.stderr.write('to the client\\n')").startswith("to the client")
+    c.sock.sendall(b"quit()\r\n")
+    c.read_eof()
+    while line_server.pool is not None and len(line_server.pool):
+        co.sleep(0.01)
+    assert (sys.stdout, sys.stderr) == before            # routing is undone with the last session
+
+
+def test_a_failing_greenlet_spawned_remotely_reports_to_the_client(rundir, capfd):
+    assert co.get_hub()._exception_stream is None           # the default: the current sys.stderr
+    server = bd.listen(locals={})
+    try:
+        c = FrameClient(server.address)
+        c.hello()
+        c.send(op="exec", id=1, source="import coopshell\ng = coopshell.spawn(lambda: 1 / 0)\ng.join()")
+        outputs, done = c.until_done(1)
+        assert done["status"] == "ok"
+        reported = "".join(o["data"] for o in outputs if o["stream"] == "stderr")
+        assert "ZeroDivisionError" in reported and "failed with ZeroDivisionError" in reported
+        assert "ZeroDivisionError" not in capfd.readouterr().err   # not on the program's own stderr
+    finally:
+        server.close()
+
+
+def test_backdoor_imports_no_higher_layer():
+    code = ("import sys, coopshell.backdoor; "
+            "bad = [m for m in sys.modules if m.startswith(('coopshell.interactive', 'coopshell.monkey', "
+            "'prompt_toolkit', 'IPython', 'zmq'))]; print(bad)")
+    out = csubprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

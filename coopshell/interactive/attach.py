@@ -158,7 +158,10 @@ class AttachClient:
     def interrupt(self, ident: int) -> None:
         """Raise KeyboardInterrupt in the greenlet running request ``ident``."""
         if not self.closed:
-            self._send({"op": "interrupt", "id": ident})
+            try:
+                self._send({"op": "interrupt", "id": ident})
+            except OSError:
+                pass   # the connection died: the reader thread reports it to the waiter
 
     def close(self) -> None:
         """Detach: say bye and close; the program goes on as before."""
@@ -284,12 +287,16 @@ def run_input(client: AttachClient, text: str, print_: Callable[[str], Any] = pr
     if stripped.startswith("!"):
         print_("[attach] shell commands (!) are not run in the attached program; use a local shell")
         return "error"
-    if stripped.startswith("%"):
-        ident, q = client.start("magic", line=stripped[1:])
-    elif stripped.endswith("?") and not stripped.startswith("#"):
-        ident, q = client.start("magic", line="pinfo " + stripped.rstrip("?"))
-    else:
-        ident, q = client.start("exec", source=text)
+    try:
+        if stripped.startswith("%"):
+            ident, q = client.start("magic", line=stripped[1:])
+        elif stripped.endswith("?") and not stripped.startswith("#"):
+            ident, q = client.start("magic", line="pinfo " + stripped.rstrip("?"))
+        else:
+            ident, q = client.start("exec", source=text)
+    except (AttachError, OSError) as exc:
+        print_(f"[attach] connection lost: {client.close_reason or exc}")
+        return "closed"
     interrupts = 0
     while True:
         try:

@@ -268,3 +268,24 @@ def test_attach_over_tcp_with_the_endpoint_files_token(tmp_path, env, monkeypatc
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+def test_the_client_says_so_when_the_program_goes_away(tmp_path, env, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", env["XDG_RUNTIME_DIR"])
+    proc, _port = start_target(tmp_path, env)
+    try:
+        sock, token, _ = resolve_target(str(proc.pid))
+        client = AttachClient(sock, token, on_output=lambda s, t: None)
+        lines = []
+        assert run_input(client, "SECRET", print_=lines.append) == "ok" and lines == ["21"]
+        proc.kill()
+        proc.wait(timeout=10)
+        assert run_input(client, "print('never'); co.sleep(600)", print_=lines.append) == "closed"
+        assert lines[-1].startswith("[attach] connection lost")
+        with pytest.raises(AttachError, match="not connected"):
+            client.start("exec", source="1")
+        client.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
