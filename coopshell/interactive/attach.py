@@ -138,7 +138,14 @@ class AttachClient:
         q: queue.SimpleQueue = queue.SimpleQueue()
         with self._lock:
             self._pending[ident] = q
-        self._send({"op": op, "id": ident, **fields})
+        try:
+            self._send({"op": op, "id": ident, **fields})
+        except OSError as exc:
+            with self._lock:
+                self._pending.pop(ident, None)
+            self.closed = True
+            self.close_reason = self.close_reason or str(exc)
+            raise AttachError(f"not connected: {self.close_reason}") from None
         return ident, q
 
     def wait(self, ident: int, q: queue.SimpleQueue, timeout: float | None = None) -> dict:
