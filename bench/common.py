@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Coroutine
 
 __all__ = ["Metric", "Target", "arun", "set_loop_factory", "percentile", "rss_bytes",
-           "ctx_switches", "cpu_seconds", "IMPLEMENTATIONS"]
+           "ctx_switches", "cpu_seconds", "child_env", "IMPLEMENTATIONS", "ROOT"]
+
+#: The repository root (holds ``bench`` and the working tree's ``coopshell``).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: Columns, in the order they run within a round.
 IMPLEMENTATIONS = ("coopshell", "gevent", "eventlet", "asyncio", "asyncio+uvloop")
@@ -110,6 +113,21 @@ def ctx_switches() -> int:
         except FileNotFoundError:  # the thread exited meanwhile
             pass
     return total
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a scenario's child interpreter: the worker's own,
+    whose ``PYTHONPATH`` already puts the measured coopshell checkout first
+    (a ``coopshell@REV`` column, :mod:`bench.baseline`), with the repository
+    root added if missing so that ``bench`` imports. Start the child without
+    ``cwd=`` so it inherits the worker's working directory, which is the
+    first ``sys.path`` entry of a ``-c``/``-m`` child."""
+    env = dict(os.environ, **extra)
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if ROOT not in parts:
+        parts.append(ROOT)
+    env["PYTHONPATH"] = os.pathsep.join(parts)
+    return env
 
 
 def cpu_seconds() -> float:
