@@ -56,7 +56,8 @@ class Result:
     def add(self, out: dict) -> None:
         if "metrics" in out:
             for k, v in out["metrics"].items():
-                self.values.setdefault(k, []).append(v)
+                if v is not None:  # None: this implementation lacks the variant
+                    self.values.setdefault(k, []).append(v)
         elif "na" in out:
             self.na = out["na"]
         else:
@@ -166,21 +167,21 @@ def render_targets(results: dict[tuple[str, str], Result], names: list[str]) -> 
         for t in getattr(mod, "TARGETS", ()):
             cs = results.get((name, "coopshell"))
             med = cs.median(t.metric) if cs else None
-            if t.max_ratio is not None:
+            if t.is_ratio:
                 gv = results.get((name, "gevent"))
-                base = gv.median(t.metric) if gv else None
+                base = gv.median(t.against or t.metric) if gv else None
                 if med is None or base is None or base <= 0:
                     lines.append(f"- {name} {units[t.metric]}: {t.describe()} — not measured "
                                  "(needs coopshell and gevent)")
                     continue
                 got = med / base
-                ok = got <= t.max_ratio
+                ok = t.met(got)
                 detail = f"{got:.2f} ({_fmt(med)} vs {_fmt(base)})"
             else:
                 if med is None:
                     lines.append(f"- {name} {units[t.metric]}: {t.describe()} — not measured")
                     continue
-                ok = med <= t.max_value
+                ok = t.met(med)
                 detail = _fmt(med)
             lines.append(f"- {name} {units[t.metric]}: {t.describe()} — got {detail}: "
                          f"{'met' if ok else '**NOT met**'}")

@@ -73,7 +73,7 @@ def run_one(scenario: str, impl: str, params: dict) -> dict:
     want = {m.key for m in mod.METRICS}
     if not isinstance(metrics, dict) or set(metrics) != want:
         return {"error": f"run returned {metrics!r}, expected keys {sorted(want)}"}
-    return {"metrics": {k: float(v) for k, v in metrics.items()}}
+    return {"metrics": {k: None if v is None else float(v) for k, v in metrics.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:
