@@ -2,7 +2,7 @@
 (80x24, ``TERM=xterm-256color``), for the coopshell shell (``python -m
 coopshell``), IPython, ptpython and ``python -m asyncio``, alternating,
 ``reps`` times each after one unmeasured warm-up start (bytecode caches,
-IPython's profile directory). The reader answers the terminal's cursor
+IPython's profile directory; skipped at the smoke size). The reader answers the terminal's cursor
 position requests like a terminal would, and stops the clock when the
 output, escape sequences removed, ends in the shell's prompt. Reported:
 median seconds per shell, and coopshell ÷ IPython.
@@ -30,7 +30,8 @@ METRICS = [Metric("s_coopshell", "s to prompt, coopshell"),
            Metric("s_ptpython", "s to prompt, ptpython"),
            Metric("s_asyncio", "s to prompt, python -m asyncio"),
            Metric("ratio_ipython", "coopshell ÷ IPython")]
-PARAMS = {"full": {"reps": 10}, "quick": {"reps": 3}, "smoke": {"reps": 1}}
+PARAMS = {"full": {"reps": 10, "warmup": True}, "quick": {"reps": 3, "warmup": True},
+          "smoke": {"reps": 1, "warmup": False}}
 TARGETS = [Target("s_coopshell", max_value=0.5), Target("ratio_ipython", max_value=0.7)]
 
 # argv after the interpreter, and the prompt as it first appears once escape
@@ -90,7 +91,7 @@ def time_to_prompt(argv: list[str], prompt: bytes, env: dict, timeout: float = 6
         os.close(master)
 
 
-def run_coopshell(reps):
+def run_coopshell(reps, warmup):
     with tempfile.TemporaryDirectory(prefix="bench-shell-") as home:
         env = child_env(HOME=home, IPYTHONDIR=os.path.join(home, "ipython"),
                         XDG_CONFIG_HOME=os.path.join(home, "config"),
@@ -100,7 +101,7 @@ def run_coopshell(reps):
                         TERM="xterm-256color", COLUMNS="80", LINES="24")
         env.pop("PYTHONSTARTUP", None)
         times = {name: [] for name in SHELLS}
-        for name, (args, prompt) in SHELLS.items():
+        for name, (args, prompt) in SHELLS.items() if warmup else ():
             time_to_prompt([sys.executable, *args], prompt, env)          # warm-up
         for _ in range(reps):
             for name, (args, prompt) in SHELLS.items():
