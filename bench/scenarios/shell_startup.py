@@ -4,7 +4,7 @@ coopshell``), IPython, ptpython and ``python -m asyncio``, alternating,
 ``reps`` times each after one unmeasured warm-up start (bytecode caches,
 IPython's profile directory; skipped at the smoke size). The reader answers the terminal's cursor
 position requests like a terminal would, and stops the clock when the
-output, escape sequences removed, ends in the shell's prompt. Reported:
+output, escape sequences removed, shows the shell's prompt. Reported:
 median seconds per shell, and coopshell ÷ IPython.
 
 Every shell gets private, empty config and history locations (``HOME``,
