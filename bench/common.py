@@ -12,7 +12,9 @@ A scenario module declares:
 - ``TARGETS`` (optional): a list of :class:`Target` for coopshell;
 - ``run_coopshell``, ``run_gevent``, ``run_eventlet``, ``run_asyncio``:
   each takes the parameters and returns ``{metric key: float}``. A missing
-  function, or an ``ImportError`` inside one, shows as "n/a". The
+  function, or an ``ImportError`` inside one, shows as "n/a"; so does a
+  metric whose value is ``None`` (that implementation lacks that variant,
+  e.g. coopshell has no ares resolver). The
   ``asyncio+uvloop`` column runs ``run_asyncio`` on a uvloop loop (call
   :func:`arun` to start the coroutine), unless the module sets
   ``UVLOOP = False``.
@@ -26,7 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Coroutine
 
 __all__ = ["Metric", "Target", "arun", "set_loop_factory", "percentile", "rss_bytes",
-           "ctx_switches", "cpu_seconds", "IMPLEMENTATIONS"]
+           "ctx_switches", "cpu_seconds", "child_env", "IMPLEMENTATIONS", "ROOT"]
+
+#: The repository root (holds ``bench`` and the working tree's ``coopshell``).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: Columns, in the order they run within a round.
 IMPLEMENTATIONS = ("coopshell", "gevent", "eventlet", "asyncio", "asyncio+uvloop")
@@ -47,18 +52,50 @@ class Metric:
 
 @dataclass(frozen=True)
 class Target:
-    """A goal for coopshell's median: ``max_ratio`` is coopshell/gevent (for
-    lower-is-better metrics), ``max_value`` an absolute bound in the
-    metric's unit."""
+    """A goal for coopshell's median. ``max_ratio``/``min_ratio``:
+    coopshell ÷ gevent at most / at least this (``min_ratio`` for
+    higher-is-better metrics, e.g. throughput >= 1.1× gevent);
+    ``max_value``/``min_value``: an absolute bound in the metric's unit.
+    ``against`` names gevent's metric to divide by when it is not the same
+    one (e.g. coopshell's dnspython resolver against gevent's default)."""
 
     metric: str
     max_ratio: float | None = None
     max_value: float | None = None
+    min_ratio: float | None = None
+    min_value: float | None = None
+    against: str | None = None
+
+    def __post_init__(self):
+        given = [x for x in (self.max_ratio, self.max_value, self.min_ratio, self.min_value)
+                 if x is not None]
+        if len(given) != 1:
+            raise ValueError(f"Target({self.metric!r}) needs exactly one of max_ratio, "
+                             f"max_value, min_ratio, min_value; got {len(given)}")
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.max_ratio is not None or self.min_ratio is not None
 
     def describe(self) -> str:
+        vs = f"gevent's {self.against}" if self.against else "gevent"
         if self.max_ratio is not None:
-            return f"coopshell/gevent <= {self.max_ratio:g}"
-        return f"<= {self.max_value:g}"
+            return f"coopshell/{vs} <= {self.max_ratio:g}"
+        if self.min_ratio is not None:
+            return f"coopshell/{vs} >= {self.min_ratio:g}"
+        if self.max_value is not None:
+            return f"<= {self.max_value:g}"
+        return f">= {self.min_value:g}"
+
+    def met(self, value: float) -> bool:
+        """Whether ``value`` (a ratio for ratio targets) meets the goal."""
+        if self.max_ratio is not None:
+            return value <= self.max_ratio
+        if self.min_ratio is not None:
+            return value >= self.min_ratio
+        if self.max_value is not None:
+            return value <= self.max_value
+        return value >= self.min_value
 
 
 _loop_factory: Callable[[], Any] | None = None
@@ -110,6 +147,21 @@ def ctx_switches() -> int:
         except FileNotFoundError:  # the thread exited meanwhile
             pass
     return total
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a scenario's child interpreter: the worker's own,
+    whose ``PYTHONPATH`` already puts the measured coopshell checkout first
+    (a ``coopshell@REV`` column, :mod:`bench.baseline`), with the repository
+    root added if missing so that ``bench`` imports. Start the child without
+    ``cwd=`` so it inherits the worker's working directory, which is the
+    first ``sys.path`` entry of a ``-c``/``-m`` child."""
+    env = dict(os.environ, **extra)
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if ROOT not in parts:
+        parts.append(ROOT)
+    env["PYTHONPATH"] = os.pathsep.join(parts)
+    return env
 
 
 def cpu_seconds() -> float:

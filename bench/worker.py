@@ -10,18 +10,24 @@ line of output, one of::
 The runner starts a fresh worker for every measurement, so gevent's and
 eventlet's monkey business never meets coopshell in one process. The worker
 checks that afterwards: a measurement whose process had another
-implementation loaded is reported as an error.
+implementation loaded is reported as an error, and so is a coopshell run
+that imported coopshell from elsewhere than expected: the working tree, or
+for a ``coopshell@REV`` column the checkout named by ``BENCH_COOPSHELL_PATH``
+(see :mod:`bench.baseline`).
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import traceback
 import warnings
 
 __all__ = ["run_one", "main"]
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Modules that must not be loaded next to each implementation.
 _FOREIGN = {
@@ -36,6 +42,9 @@ _FOREIGN = {
 def run_one(scenario: str, impl: str, params: dict) -> dict:
     """Run ``scenario`` on ``impl`` in this process; return the result dict."""
     from . import common
+    from .baseline import ENV_PATH
+    if impl.startswith("coopshell@"):
+        impl = "coopshell"  # the same code path, another checkout (bench.baseline)
     if impl not in _FOREIGN:
         return {"error": f"unknown implementation {impl!r}; expected one of {sorted(_FOREIGN)}"}
     mod = importlib.import_module(f"bench.scenarios.{scenario}")
@@ -56,10 +65,15 @@ def run_one(scenario: str, impl: str, params: dict) -> dict:
     loaded = [m for m in _FOREIGN[impl] if m in sys.modules]
     if loaded:
         return {"error": f"{impl} run had {', '.join(loaded)} loaded in the same process"}
+    cs = sys.modules.get("coopshell")
+    if cs is not None and impl == "coopshell":
+        expected = os.path.join(os.environ.get(ENV_PATH) or _ROOT, "coopshell")
+        if os.path.dirname(os.path.abspath(cs.__file__ or "?")) != expected:
+            return {"error": f"coopshell was imported from {cs.__file__}, expected {expected}"}
     want = {m.key for m in mod.METRICS}
     if not isinstance(metrics, dict) or set(metrics) != want:
         return {"error": f"run returned {metrics!r}, expected keys {sorted(want)}"}
-    return {"metrics": {k: float(v) for k, v in metrics.items()}}
+    return {"metrics": {k: None if v is None else float(v) for k, v in metrics.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,12 +5,11 @@ Reported: µs per round trip, timed by the client process (lower is better)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from time import perf_counter
 
-from bench.common import Metric, Target
+from bench.common import Metric, Target, child_env
 
 TITLE = "TCP echo, 100 clients in another process (64 B)"
 METRICS = [Metric("us_per_rt", "µs/round trip")]
@@ -19,14 +18,11 @@ PARAMS = {"full": {"clients": 100, "rounds": 1000, "size": 64},
           "smoke": {"clients": 4, "rounds": 20, "size": 64}}
 TARGETS = [Target("us_per_rt", max_ratio=1.0)]
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _start_clients(impl, port, clients, rounds, size):
     code = (f"from bench.scenarios.tcp_echo_subprocess import client_main; "
             f"client_main({impl!r}, {port}, {clients}, {rounds}, {size})")
-    env = dict(os.environ, PYTHONPATH=_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env, cwd=_ROOT)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=child_env())
 
 
 def _result(proc):
