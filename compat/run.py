@@ -119,6 +119,8 @@ def _parse_args(argv):
                    help="run only under the alias or only under gevent (default both)")
     p.add_argument("--no-examples", action="store_true")
     p.add_argument("--no-tests", action="store_true")
+    p.add_argument("--from-logs", metavar="DIR", help="write the results again from a past "
+                   "run's log directory (re-parsing its test logs), without running anything")
     p.add_argument("--write", metavar="PATH", help="where to write the results "
                    "(default compat/RESULTS.md for a full run, nothing otherwise)")
     return p.parse_args(argv)
@@ -147,6 +149,8 @@ def main(argv=None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     if args.jobs < 1:
         raise SystemExit(f"python -m compat: --jobs must be at least 1, got {args.jobs}")
+    if args.from_logs:
+        return _from_logs(Path(args.from_logs), args.write or str(REPO / "compat" / "RESULTS.md"))
     started = time.monotonic()
     env = ensure_env()
     modes = ("alias",) if args.ci else tuple(args.mode or MODES)
@@ -179,7 +183,10 @@ def main(argv=None) -> int:
             "netns": netns_available(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "gevent": env.gevent_dir.parent.name, "excluded": selection.EXCLUDED,
             "alias": _alias_kind(env)}
-    (cache_dir() / "last-run.json").write_text(json.dumps({"meta": meta, **results}, indent=1))
+    record = json.dumps({"meta": meta, **results}, indent=1)
+    (cache_dir() / "last-run.json").write_text(record)
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "run.json").write_text(record)
     if args.ci:
         bad = [r for r in results["tests"] + results["examples"] if not r["ok"]]
         for r in bad:
@@ -196,6 +203,31 @@ def main(argv=None) -> int:
     if target:
         Path(target).write_text(report.render(results, meta))
         print(f"compat: wrote {target}", file=sys.stderr)
+    return 0
+
+
+def reparse_log(path: Path, mode: str) -> dict:
+    """A test result rebuilt from its log (``$ cmd`` / ``# exit RC timed_out=B Ss`` / output)."""
+    head, status, text = path.read_text().split("\n", 2)
+    fields = status.split()
+    rc = None if fields[2] == "None" else int(fields[2])
+    timed_out = fields[3] == "timed_out=True"
+    counts = parse_unittest(text, returncode=rc, timed_out=timed_out)
+    return {"file": path.name.removesuffix(".log"), "mode": mode,
+            "seconds": float(fields[4].rstrip("s")), "rc": rc, "timed_out": timed_out,
+            **counts.as_dict(), "ok": counts.ok}
+
+
+def _from_logs(logs: Path, target: str) -> int:
+    record = json.loads((logs / "run.json").read_text())
+    keep = set(selection.portable_tests(Path(ensure_env().tests_dir)))
+    tests = [reparse_log(p, mode) for mode in MODES for p in sorted((logs / mode).glob("*.py.log"))
+             if p.name.removesuffix(".log") in keep]
+    results = {"tests": tests, "examples": record["examples"]}
+    meta = dict(record["meta"], excluded=selection.EXCLUDED)
+    print(report.summarize(results, meta)["headline"])
+    Path(target).write_text(report.render(results, meta))
+    print(f"compat: wrote {target} from {logs}", file=sys.stderr)
     return 0
 
 

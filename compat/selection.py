@@ -33,6 +33,7 @@ EXCLUDED = {
     "test__all__.py": "walks gevent's own source tree (its files, __implements__ tables)",
     "test___monkey_patching.py": "runs CPython's whole stdlib test suite under patching "
                                  "(hours; belongs to a separate, long job)",
+    "test__environ.py": "GEVENT_BACKEND choosing libev's 'select' backend",
     "test__examples.py": "runs gevent's examples its own way; the harness runs them itself",
     "test__socket_dns.py": "compares resolvers on real Internet host names (network)",
     "test__socket_dns6.py": "resolves real IPv6 Internet host names (network)",
