@@ -175,6 +175,10 @@ def _adapt_testing() -> None:
                           ("NOT_ERROR", ())):
         if not hasattr(hub.Hub, attr):
             setattr(hub.Hub, attr, default)
+    if not hasattr(hub.Hub, "ignoring_expected_test_error"):
+        import contextlib
+        # QuietHub's switch for not re-raising ExpectedException in main: a no-op here.
+        hub.Hub.ignoring_expected_test_error = lambda self: contextlib.nullcontext()
     if not hasattr(hub.Hub, "_normalize_exception"):
         def _normalize_exception(self, t, v, tb):
             if not isinstance(t, type):

@@ -25,7 +25,7 @@ NOT_RUN = {
     "webchat": "a Django project; needs Django and a configured site",
 }
 #: Examples in ``--ci`` (quick, and passing on coopshell today).
-CI_EXAMPLES: tuple[str, ...] = ()
+CI_EXAMPLES: tuple[str, ...] = ("echoserver", "udp_server", "threadpool")
 _serial = threading.Lock()
 
 

@@ -52,7 +52,17 @@ def normalize_cause(line: str) -> str:
 
 
 def _last_exception_line(block: str) -> str:
-    lines = [ln.rstrip() for ln in block.splitlines() if ln.strip()]
+    """The exception line of the last traceback in ``block``: the first line after
+    its innermost frame (and that frame's source and caret lines)."""
+    lines = [ln.rstrip() for ln in block.splitlines()]
+    frames = [i for i, ln in enumerate(lines) if ln.startswith('  File "')]
+    if frames:
+        j = frames[-1] + 1
+        while j < len(lines) and (lines[j].startswith("    ") or not lines[j].strip()):
+            j += 1
+        if j < len(lines):
+            return lines[j].strip()
+    lines = [ln for ln in lines if ln.strip()]
     for ln in reversed(lines):
         if not ln.startswith((" ", "\t", "Traceback", "During handling", "The above")) and \
                 (_EXC_LINE.match(ln) or ":" in ln):
@@ -67,6 +77,11 @@ _NAMED = re.compile(r"(?:module |from |named )'((?:coopshell|gevent)[\w.]*)'")
 def blamed_module(block: str, cause: str) -> str:
     """The coopshell module a failure points to: the one a missing name was looked
     up in, else the innermost coopshell frame of its traceback."""
+    missing = re.search(r"cannot import name '(\w+)' from '([\w.]+)' \(\S*__init__\.py\)", cause)
+    if missing:  # `from gevent import X` on a package that lacks the submodule X
+        pkg = missing.group(2)
+        pkg = "coopshell" + pkg[len("gevent"):] if pkg.startswith("gevent") else pkg
+        return f"{pkg}.{missing.group(1)}"
     named = _NAMED.search(cause)
     if named:
         name = named.group(1)

@@ -8,7 +8,9 @@ at that number, so the totals compare like with like.
 from __future__ import annotations
 
 import collections
+import re
 
+from .env import REPO
 from .parse import normalize_cause
 
 __all__ = ["summarize", "render", "rank_causes"]
@@ -57,21 +59,57 @@ def summarize(results: dict, meta: dict) -> dict:
     return tot
 
 
-def rank_causes(results: dict) -> list[tuple[int, str, str, list[str]]]:
-    """(count, cause, coopshell module, files) for the alias run, most common first."""
+_CLASS_REF = re.compile(r"""(?:'(\w+)' object|type object '(\w+)'|<(\w+) object)""")
+
+
+def _class_index() -> dict:
+    """class name -> coopshell module defining it (for "'X' object has no attribute")."""
+    index: dict = {}
+    pkg = REPO / "coopshell"
+    for path in sorted(pkg.rglob("*.py")):
+        mod = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for name in re.findall(r"^class (\w+)", path.read_text(errors="replace"), re.M):
+            index.setdefault(name, mod)
+    return index
+
+
+def _module_for(cause: str, module: str, file: str, index: dict) -> str:
+    if module:
+        return module
+    m = _CLASS_REF.search(cause)
+    name = m and next(g for g in m.groups() if g)
+    if name and name in index:
+        return index[name]
+    topic = file.removesuffix(".py").removeprefix("test__").split("_")[0]
+    if (REPO / "coopshell" / f"{topic}.py").exists():
+        return f"coopshell.{topic} (by file)"
+    return "?"
+
+
+def rank_causes(results: dict) -> list[tuple[int, int, str, str, list[str]]]:
+    """(cases lost, failures, cause, coopshell module, files) under the alias, most
+    cases lost first. A file that died before its summary loses all the cases it
+    did not report; that loss is charged to the cause it died of."""
     groups: dict = {}
-    for r in results["tests"]:
-        if r["mode"] != "alias":
+    index = _class_index()
+    for name, pair in _pair(results).items():
+        r = pair.get("alias")
+        if r is None:
             continue
-        for _case, _kind, cause, module in r["causes"]:
+        unreported = 0
+        if not r["finished"]:
+            unreported = max(0, _cases(r, pair.get("control")) - r["passed"] - r["failed"]
+                             - r["errors"] - r["skipped"])
+        for i, (_case, _kind, cause, module) in enumerate(r["causes"]):
             key = normalize_cause(cause)
-            g = groups.setdefault(key, [0, collections.Counter(), set()])
-            g[0] += 1
-            g[1][module or "?"] += 1
-            g[2].add(r["file"].removesuffix(".py"))
-    ranked = sorted(groups.items(), key=lambda kv: -kv[1][0])
-    return [(n, cause, mods.most_common(1)[0][0], sorted(files))
-            for cause, (n, mods, files) in ranked]
+            g = groups.setdefault(key, [0, 0, collections.Counter(), set()])
+            g[0] += 1 + (unreported if i == len(r["causes"]) - 1 else 0)
+            g[1] += 1
+            g[2][_module_for(cause, module, name, index)] += 1
+            g[3].add(name.removesuffix(".py"))
+    ranked = sorted(groups.items(), key=lambda kv: (-kv[1][0], -kv[1][1]))
+    return [(lost, n, cause, mods.most_common(1)[0][0], sorted(files))
+            for cause, (lost, n, mods, files) in ranked]
 
 
 def _cell(r: dict | None) -> str:
@@ -103,13 +141,16 @@ def render(results: dict, meta: dict) -> str:
            f"{tot['ex_control']} / {tot['examples']} |", "",
            f"coopshell passes **{tot['ratio']:.1f}%** of the cases gevent passes (target ≥ 95%).",
            "", "## Most common failure causes under the alias", "",
-           "Grouped by the exception's last line (numbers, addresses and paths folded). "
-           "\"module\" is the coopshell module the failure points to: the one a missing "
-           "name was looked up in, else the innermost coopshell frame.", "",
-           "| # | count | cause | module | files (first 6) |", "|---|---|---|---|---|"]
-    for i, (n, cause, module, files) in enumerate(rank_causes(results)[:40], 1):
-        cause_md = cause.replace("|", "\\|")
-        out.append(f"| {i} | {n} | `{cause_md}` | {module} | {', '.join(files[:6])}"
+           "Grouped by the exception line (numbers, addresses and paths folded), ranked by "
+           "the cases each cause costs: a file that dies at import loses every case gevent "
+           "runs in it. \"module\" is the coopshell module the failure points to: the one "
+           "a missing name was looked up in, else the innermost coopshell frame, else the "
+           "class named in the message, else the test file's subject (\"by file\").", "",
+           "| # | cases lost | failures | cause | module | files (first 6) |",
+           "|---|---|---|---|---|---|"]
+    for i, (lost, n, cause, module, files) in enumerate(rank_causes(results)[:40], 1):
+        cause_md = cause.replace("|", "\\|").replace("`", "'")
+        out.append(f"| {i} | {lost} | {n} | `{cause_md}` | {module} | {', '.join(files[:6])}"
                    f"{' …' if len(files) > 6 else ''} |")
     out += ["", "## Test files", "",
             "Cells: passed / failed / errors / skipped. ⏱ killed by the time limit (the case "

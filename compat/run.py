@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from . import examples, report, selection
-from .env import REPO, Env, cache_dir, ensure_env
+from .env import GEVENT_VERSION, REPO, Env, cache_dir, ensure_env
 from .parse import parse_unittest
 
 __all__ = ["main", "run_child", "netns_available", "child_environ"]
@@ -181,7 +181,7 @@ def main(argv=None) -> int:
     elapsed = time.monotonic() - started
     meta = {"elapsed": round(elapsed), "jobs": args.jobs, "timeout": args.timeout,
             "netns": netns_available(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "gevent": env.gevent_dir.parent.name, "excluded": selection.EXCLUDED,
+            "gevent": GEVENT_VERSION, "excluded": selection.EXCLUDED,
             "alias": _alias_kind(env)}
     record = json.dumps({"meta": meta, **results}, indent=1)
     (cache_dir() / "last-run.json").write_text(record)
@@ -224,7 +224,7 @@ def _from_logs(logs: Path, target: str) -> int:
     tests = [reparse_log(p, mode) for mode in MODES for p in sorted((logs / mode).glob("*.py.log"))
              if p.name.removesuffix(".log") in keep]
     results = {"tests": tests, "examples": record["examples"]}
-    meta = dict(record["meta"], excluded=selection.EXCLUDED)
+    meta = dict(record["meta"], excluded=selection.EXCLUDED, gevent=GEVENT_VERSION)
     print(report.summarize(results, meta)["headline"])
     Path(target).write_text(report.render(results, meta))
     print(f"compat: wrote {target} from {logs}", file=sys.stderr)
