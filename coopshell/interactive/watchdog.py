@@ -24,7 +24,7 @@ import threading as _threading
 from time import monotonic as _monotonic
 from typing import Callable, TextIO
 
-from ..greenlet import _WORKER_CODE
+from ..greenlet import is_task_entry_frame
 from .._core.hub import Hub, get_hub
 
 __all__ = ["BlockingDetector", "get_detector", "DEFAULT_THRESHOLD"]
@@ -94,7 +94,7 @@ class BlockingDetector:
                 det._leave_idle()
 
         loop._poll = poll
-        self._hook_bridge()
+        self.hook_bridge()
         self._thread = _Thread(target=self._watch, name="coopshell-blocking-detector", daemon=True)
         self._thread.start()
 
@@ -117,7 +117,8 @@ class BlockingDetector:
             t.join(2)
         self._thread = None
 
-    def _hook_bridge(self):
+    def hook_bridge(self) -> None:
+        """Watch asyncio's blocking select too (the bridge calls this on attach)."""
         b = getattr(self.hub, "bridge", None)
         if b is not None:
             b.idle_hooks = (self._enter_idle, self._leave_idle)
@@ -185,7 +186,7 @@ def describe_running(frame) -> tuple[str, str]:
     while f is not None:
         if not where and not _internal(f):
             where = f" at {_short_path(f.f_code.co_filename)}:{f.f_lineno} in {f.f_code.co_name}"
-        if f.f_code is _WORKER_CODE:
+        if is_task_entry_frame(f):
             task = f.f_locals.get("task")
             who = repr(task) if task is not None else "a greenlet"
             break
