@@ -148,7 +148,11 @@ class Shell:
                 sys.stderr.write("\n")
                 break
             buf += line
-            if input_complete(buf.rstrip("\n") if "\n" not in buf.rstrip("\n") else buf):
+            if "\n" in buf.rstrip("\n"):
+                done = not line.strip()          # a block ends at a blank line, as in python -i
+            else:
+                done = input_complete(buf.rstrip("\n"))
+            if done:
                 text, buf = buf, ""
                 await self._run_input(text.rstrip("\n"))
 
