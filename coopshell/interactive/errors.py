@@ -219,7 +219,8 @@ def install_ipython(ip: Any) -> tuple[Any, Any] | None:
     if getattr(ip, "custom_exceptions", ()):
         return None
     old = (ip.custom_exceptions, ip.CustomTB)
-    ip.set_custom_exc((Exception, KeyboardInterrupt), _ipython_handler)
+    # BaseException: Timeout and GreenletExit are not Exceptions (IPython handles SystemExit first).
+    ip.set_custom_exc((BaseException,), _ipython_handler)
     return old
 
 

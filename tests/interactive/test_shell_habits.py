@@ -54,8 +54,9 @@ def test_interrupted_join_says_what_still_runs(shell):
     run(p, "g = spawn(co.sleep, 60); 'id=%d' % g.minimal_ident", r"id=(\d+)")
     ident = p.match.group(1)
     p.expect(PROMPT)
-    p.sendline("joinall([g])")
-    time.sleep(0.5)
+    # The printer runs only once the main greenlet is parked in joinall.
+    p.sendline("spawn(print, 'par' + 'ked'); joinall([g])")
+    p.expect("parked")
     p.sendintr()
     p.expect(rf"1 greenlet you waited on is still running: %kill {ident} stops it")
     tb = plain(p.before)

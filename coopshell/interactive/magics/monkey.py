@@ -95,6 +95,8 @@ def _render(report: Any) -> str:
         at = next((i for i, ln in enumerate(lines) if ln.startswith("rebound ")), None)
         if at is not None:
             lines.insert(at + 1 + MAX_LISTED, summary)
+    if not user and fixed:
+        lines.append("no stale references in your modules")
     if internal:
         lines.append(_internal_line(internal))
     if any(n.startswith("-") for names in report.patched.values() for n in names):
