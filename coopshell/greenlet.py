@@ -243,9 +243,12 @@ class Greenlet:
 
     @property
     def state(self) -> str:
-        """'new', 'scheduled', 'delayed' (spawn_later), 'running' or 'dead'."""
+        """'new', 'scheduled', 'delayed' (spawn_later), 'running', 'dead', or
+        'failed' (dead by an error)."""
         if self._state == _SCHEDULED and self._timer is not None:
             return "delayed"
+        if self._state == _DONE and self._exc_info is not None:
+            return "failed"
         return _STATE_NAMES[self._state]
 
     @property
@@ -303,18 +306,6 @@ class Greenlet:
         if i is None:
             i = self._ident = next(_idents)
         return i
-
-    @property
-    def state(self) -> str:
-        """'new', 'scheduled', 'running', 'dead' — 'failed' if dead by an error."""
-        if self._state == _DONE and self._exc_info is not None:
-            return "failed"
-        return _STATE_NAMES[self._state]
-
-    @property
-    def gr_frame(self):
-        w = self._worker
-        return w.gr_frame if w is not None else None
 
     @property
     def loop(self):

@@ -18,24 +18,29 @@ asyncio selector with the hub's deadline as its only timeout: zero CPU.
 Work scheduled *outside* a pass
 -------------------------------
 Code running in the main greenlet outside a pass (a statement at the prompt,
-a cell, an asyncio task) can append hub callbacks or timers without the hub
-running: ``co.spawn(f)``, ``event.set()``, ``spawn_later``. Nothing in the
-hub's epoll set changes, so asyncio would not notice. Rejected designs: a
-hook on every ``_ready.append`` (per-switch cost on the hottest path; most
-appends do not even go through a method), swapping the deque between passes
-(the loop binds it to locals). Chosen design, zero cost per switch:
+a cell, an asyncio task) can schedule hub work without the hub running:
+``co.spawn(f)``, ``event.set()``, ``spawn_later``. Nothing in the hub's epoll
+set changes, so asyncio would not notice. Rejected: a hook on every schedule
+(a cost per switch on the hottest path). Chosen, zero cost per switch: a
+selector by composition, :class:`BridgeSelector`, which asyncio calls just
+before it may block. It asks the hub loop through its doors
+(``has_pending_work()``, ``next_deadline()``): if the hub has work it
+schedules a pass and polls with timeout 0; if the first timer moved, it
+re-arms and shortens the timeout. One check per asyncio iteration.
 
-1. On a ``SelectorEventLoop`` (the default loop on Unix, and the one
-   ipykernel and prompt_toolkit use) the bridge wraps that loop's selector
-   ``select()``. Just before asyncio would block, the wrapper looks at the
-   hub loop (ready callbacks, dirty fd registrations, the first timer): if
-   the hub has work it schedules a pass and polls with timeout 0; if the
-   first timer moved, it re-arms and shortens the timeout. One check per
-   asyncio iteration, nothing per greenlet switch. So ``co.spawn(f)`` followed
-   by ``await asyncio.sleep(1)`` in one cell runs ``f`` at once.
-2. For loops without a Python selector (uvloop), front ends call
-   ``Bridge.wake()`` after running user code; the shell and the kernel do it
-   after every input anyway.
+- Where the front end owns the asyncio loop (the coopshell shell) it builds
+  it as ``asyncio.SelectorEventLoop(BridgeSelector())`` and passes the
+  selector to :meth:`Bridge.attach`, the way prompt_toolkit's
+  ``InputHookSelector`` is used.
+- Where it does not (a Jupyter kernel's tornado loop, IPython's loop), the
+  bridge wraps the loop's existing selector in a ``BridgeSelector`` and puts
+  it in the loop's ``_selector`` slot, and puts the original back on detach.
+  That single attribute is the least private hook asyncio offers: the
+  loop's own code reads it on every iteration, and the wrapper delegates
+  every other selector method unchanged.
+- Loops without a Python selector (uvloop): front ends call
+  ``Bridge.wake()`` after running user code; the shell and the kernel do it
+  after every input anyway.
 
 Blocking in the main greenlet (``g.join()`` at the prompt) simply switches
 into the hub, which then runs its own blocking loop until the waiter is woken;
@@ -51,6 +56,7 @@ awaits) or, if none, prints ``KeyboardInterrupt`` to the hub's error stream.
 from __future__ import annotations
 
 import asyncio
+import selectors
 from time import monotonic as _monotonic
 from typing import Any, Callable
 
@@ -58,7 +64,62 @@ from greenlet import getcurrent as _getcurrent
 
 from .._core.hub import Hub, get_hub
 
-__all__ = ["Bridge", "attach", "detach", "get_bridge"]
+__all__ = ["Bridge", "BridgeSelector", "attach", "detach", "get_bridge", "new_event_loop"]
+
+
+class BridgeSelector(selectors.BaseSelector):
+    """A selector that lets a :class:`Bridge` look at the hub before asyncio blocks.
+
+    Wraps another selector (default: ``selectors.DefaultSelector()``) and
+    delegates everything to it; only ``select()`` first asks the bridge for
+    hub work scheduled since the last pass (and may shorten the timeout),
+    and runs the bridge's ``idle_hooks`` around a blocking select.
+    """
+
+    def __init__(self, selector: selectors.BaseSelector | None = None, bridge: Bridge | None = None):
+        self.inner: selectors.BaseSelector = selector if selector is not None else selectors.DefaultSelector()
+        #: The bridge consulted before each select (None: a plain selector).
+        self.bridge = bridge
+
+    def register(self, fileobj, events, data=None):
+        return self.inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj):
+        return self.inner.unregister(fileobj)
+
+    def modify(self, fileobj, events, data=None):
+        return self.inner.modify(fileobj, events, data)
+
+    def select(self, timeout=None):
+        b = self.bridge
+        if b is None:
+            return self.inner.select(timeout)
+        timeout = b._before_select(timeout)
+        hooks = b.idle_hooks
+        if hooks is None or timeout == 0:
+            return self.inner.select(timeout)
+        hooks[0]()
+        try:
+            return self.inner.select(timeout)
+        finally:
+            hooks[1]()
+
+    def close(self):
+        self.bridge = None
+        self.inner.close()
+
+    def get_key(self, fileobj):
+        return self.inner.get_key(fileobj)
+
+    def get_map(self):
+        return self.inner.get_map()
+
+
+def new_event_loop() -> tuple[asyncio.AbstractEventLoop, BridgeSelector]:
+    """A new asyncio loop built on a :class:`BridgeSelector`, and the selector
+    (for front ends that own the loop: pass both to :func:`attach`)."""
+    selector = BridgeSelector()
+    return asyncio.SelectorEventLoop(selector), selector
 
 
 class Bridge:
@@ -80,7 +141,9 @@ class Bridge:
         self._timer: asyncio.TimerHandle | None = None
         self._armed: float | None = None         # hub-loop (monotonic) deadline of _timer
         self._soon: asyncio.Handle | None = None  # a pass scheduled with call_soon
-        self._selector = None
+        #: The BridgeSelector consulted before asyncio blocks (None: uvloop & co).
+        self.selector: BridgeSelector | None = None
+        self._swapped: selectors.BaseSelector | None = None  # the loop's own selector we wrapped
         self._in_pass = False
         #: Optional ``(enter_idle, leave_idle)`` callables run around asyncio's
         #: blocking select (the blocking-hub detector uses them).
@@ -98,10 +161,17 @@ class Bridge:
         """True while a hub pass runs (the main greenlet is inside the bridge, not in a wait)."""
         return self._in_pass
 
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start driving the hub from ``loop`` (must run in the hub's thread)."""
+    def attach(self, loop: asyncio.AbstractEventLoop, selector: BridgeSelector | None = None) -> None:
+        """Start driving the hub from ``loop`` (must run in the hub's thread).
+
+        ``selector``: the :class:`BridgeSelector` ``loop`` was built on, if
+        the caller built it (see :func:`new_event_loop`); otherwise the
+        loop's own selector is wrapped (see the module docstring).
+        """
         if not isinstance(loop, asyncio.AbstractEventLoop):
             raise TypeError(f"attach() expected an asyncio event loop, got {loop!r}")
+        if selector is not None and not isinstance(selector, BridgeSelector):
+            raise TypeError(f"attach(selector=) expected a BridgeSelector, got {selector!r}")
         if self.loop is loop:
             return
         if self.loop is not None:
@@ -114,11 +184,11 @@ class Bridge:
         self.loop = loop
         self._fd = hub.loop.fileno()
         loop.add_reader(self._fd, self._on_readable)
-        self._hook_selector(loop)
+        self._hook_selector(loop, selector)
         hub.bridge = self
         det = getattr(hub, "blocking_detector", None)
         if det is not None and det.running:
-            det._hook_bridge()
+            det.hook_bridge()
         self.wake()
 
     def detach(self) -> None:
@@ -140,7 +210,7 @@ class Bridge:
             except (OSError, ValueError, RuntimeError):
                 pass
         self._fd = None
-        self._unhook_selector()
+        self._unhook_selector(loop)
         if getattr(self.hub, "bridge", None) is self:
             self.hub.bridge = None
 
@@ -191,7 +261,7 @@ class Bridge:
         if hl.closed:
             self.detach()
             return
-        if hl._ready or hl._threadsafe or hl._dirty:
+        if hl.has_pending_work():
             self.wake()
             return
         self._arm(hl.next_deadline())
@@ -209,46 +279,47 @@ class Bridge:
 
     # -- learning about work scheduled outside a pass ------------------------------
 
-    def _hook_selector(self, loop):
-        sel = getattr(loop, "_selector", None)
-        select = getattr(sel, "select", None)
-        if select is None or getattr(select, "__self__", None) is not sel:
-            return  # not a Python selector (uvloop…): front ends call wake()
+    def _before_select(self, timeout):
+        # Runs once per asyncio iteration, just before it may block.
+        if self._soon is not None or self._in_pass or self.loop is None:
+            return timeout
         hl = self.hub.loop
-        ready, threadsafe, dirty, timers = hl._ready, hl._threadsafe, hl._dirty, hl._timers
+        if hl.closed:
+            return timeout
+        if hl.has_pending_work():
+            self.wake()
+            return 0
+        deadline = hl.next_deadline()
+        if deadline != self._armed:
+            self._arm(deadline)
+            if deadline is not None:
+                delay = deadline - _monotonic()
+                delay = delay if delay > 0 else 0
+                if timeout is None or delay < timeout:
+                    timeout = delay
+        return timeout
 
-        def select_with_hub(timeout=None):
-            # Runs once per asyncio iteration, just before it may block.
-            if self._soon is None and not self._in_pass:
-                if ready or threadsafe or dirty:
-                    self.wake()
-                    timeout = 0
-                elif timers and (timers[0][0] != self._armed or timers[0][2] is None):
-                    deadline = hl.next_deadline()
-                    if deadline != self._armed:
-                        self._arm(deadline)
-                        if deadline is not None:
-                            delay = deadline - _monotonic()
-                            delay = delay if delay > 0 else 0
-                            if timeout is None or delay < timeout:
-                                timeout = delay
-            hooks = self.idle_hooks
-            if hooks is None or timeout == 0:
-                return select(timeout)
-            hooks[0]()
-            try:
-                return select(timeout)
-            finally:
-                hooks[1]()
+    def _hook_selector(self, loop, selector):
+        if selector is None:
+            inner = getattr(loop, "_selector", None)   # the one private slot: see the docstring
+            if isinstance(inner, BridgeSelector):
+                selector = inner
+            elif isinstance(inner, selectors.BaseSelector):
+                selector = BridgeSelector(inner)
+                loop._selector = selector
+                self._swapped = inner
+            else:
+                return  # not a Python selector (uvloop…): front ends call wake()
+        selector.bridge = self
+        self.selector = selector
 
-        self._selector = sel
-        sel.select = select_with_hub
-
-    def _unhook_selector(self):
-        sel = self._selector
-        self._selector = None
-        if sel is not None and "select" in getattr(sel, "__dict__", {}):
-            del sel.select
+    def _unhook_selector(self, loop):
+        sel, inner = self.selector, self._swapped
+        self.selector = self._swapped = None
+        if sel is not None and sel.bridge is self:
+            sel.bridge = None
+        if inner is not None and getattr(loop, "_selector", None) is sel:
+            loop._selector = inner
 
     # -- interrupts -------------------------------------------------------------------
 
@@ -276,9 +347,11 @@ def get_bridge(hub: Hub | None = None) -> Bridge | None:
     return getattr(hub, "bridge", None) or getattr(hub, "_last_bridge", None)
 
 
-def attach(loop: asyncio.AbstractEventLoop | None = None) -> Bridge:
+def attach(loop: asyncio.AbstractEventLoop | None = None,
+           selector: BridgeSelector | None = None) -> Bridge:
     """Drive this thread's hub from ``loop`` (default: the running, else the
-    current, asyncio loop). Idempotent: returns the existing bridge."""
+    current, asyncio loop); ``selector`` as in :meth:`Bridge.attach`.
+    Idempotent: returns the existing bridge."""
     if loop is None:
         try:
             loop = asyncio.get_running_loop()
@@ -291,7 +364,7 @@ def attach(loop: asyncio.AbstractEventLoop | None = None) -> Bridge:
         hub._last_bridge = bridge
     if bridge.loop is not None and bridge.loop is not loop:
         bridge.detach()
-    bridge.attach(loop)
+    bridge.attach(loop, selector)
     return bridge
 
 

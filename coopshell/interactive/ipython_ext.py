@@ -13,41 +13,49 @@
   asyncio loop (never ``%gui``: a gui loop integration starves the kernel's
   own asyncio tasks).
 
-Both get the line magics ``%monkey``, ``%greenlets``, ``%kill``, ``%joinall``
-and ``%blocking`` (see :mod:`coopshell.interactive.magics`), and HTML
-renderings of ``Greenlet``, ``Group`` and ``Pool`` in Jupyter.
+Both get the line magics ``%monkey``, ``%greenlets``, ``%where``, ``%kill``,
+``%joinall``, ``%blocking`` and ``%coophelp`` (``%help`` in the coopshell
+kernel; see :mod:`coopshell.interactive.magics`), HTML renderings of
+``Greenlet``, ``Group`` and ``Pool`` in Jupyter (:mod:`.html`), the one
+Ctrl-C policy (:mod:`.interrupt`) and trimmed tracebacks (:mod:`.errors`).
 ``%unload_ext coopshell`` undoes all of it; running greenlets keep their
 state and run again on the next blocking call.
-
-The sync layer knows nothing of IPython: the HTML reprs are display
-formatters registered here for those types, not methods on the classes.
 """
 
 from __future__ import annotations
 
-import html
-import re
 import select as _select
 import signal as _signal
 import sys
 import time
 from typing import Any, Callable
 
-from greenlet import GreenletExit, getcurrent as _raw_getcurrent
-
 from .. import monkey as _monkey
-from .._core.hub import get_hub, get_hub_if_exists
-from ..greenlet import Greenlet
+from .._core.hub import get_hub
 from . import bridge as _bridge
+from . import errors as _errors
+from . import html as _html
+from . import interrupt as _interrupt
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension", "install", "uninstall",
-           "MAGIC_NAMES", "greenlet_table_html", "INPUTHOOK_NAME"]
+           "MAGIC_NAMES", "greenlet_table_html", "INPUTHOOK_NAME", "greenlet_aware_sigint",
+           "KERNEL_MODULES", "TERMINAL_MODULES"]
 
-#: The line magics the extension registers.
-MAGIC_NAMES = ("monkey", "greenlets", "kill", "joinall", "blocking")
+#: The line magics the extension registers (``help`` as ``%coophelp``, unless ``help_name``).
+MAGIC_NAMES = ("monkey", "greenlets", "where", "kill", "joinall", "blocking", "help")
 
 #: The name the terminal input hook is registered under (``%gui coopshell``).
 INPUTHOOK_NAME = "coopshell"
+
+#: Module prefixes of a Jupyter kernel's own machinery (reported apart by ``%monkey``).
+KERNEL_MODULES = ("ipykernel", "jupyter_client", "jupyter_core", "zmq", "tornado", "IPython",
+                  "traitlets", "comm", "debugpy", "_pydevd_bundle", "_pydev_bundle", "pydevd",
+                  "_pydevd_frame_eval", "_pydev_runfiles", "pydevd_plugins", "prompt_toolkit",
+                  "psutil", "jedi", "parso", "matplotlib_inline", "nest_asyncio")
+#: Module prefixes of terminal IPython's own machinery.
+TERMINAL_MODULES = ("IPython", "prompt_toolkit", "traitlets", "jedi", "parso", "pygments")
+
+greenlet_table_html = _html.greenlet_table_html
 
 # Captured at import: monkey patching select must not turn the hook against itself.
 _poll = getattr(_select, "poll", None)
@@ -70,36 +78,48 @@ class _Installed:
     """What :func:`install` changed in one shell, so :func:`uninstall` can undo it."""
 
     __slots__ = ("bridge", "kernel", "magics", "formatters", "events", "gui", "sigint",
-                 "interactive", "tracking")
+                 "interactive", "tracking", "custom_exc", "reporter", "front_end")
 
     def __init__(self) -> None:
         self.bridge: _bridge.Bridge | None = None
         self.kernel: Any = None
         self.magics: list[str] = []
-        self.formatters: list[tuple[Any, Any, Any]] = []   # (formatter, type or (mod, name), old)
+        self.formatters: list[tuple[Any, Any, Any]] = []
         self.events: list[tuple[str, Callable]] = []
         self.gui = False
         self.sigint: Any = None
         self.interactive = False
         self.tracking = False    # we turned on the magics' greenlet registry
+        self.custom_exc: Any = None
+        self.reporter: Any = None
+        self.front_end: tuple[str, ...] = ()
 
 
-def install(ip: Any, kernel: Any = None) -> None:
+def install(ip: Any, kernel: Any = None, help_name: str = "coophelp") -> None:
     """Wire coopshell into the IPython shell ``ip`` (idempotent).
 
     ``kernel`` is the ipykernel ``Kernel`` when there is one (default:
     ``ip.kernel`` if it exists); its asyncio loop must already exist.
+    ``help_name``: the name ``%help`` gets (IPython has no ``%help`` of its own,
+    but a stock kernel's users may define one; the coopshell kernel uses ``help``).
     """
     if getattr(ip, "_coopshell_installed", None) is not None:
         return
+    from . import magics as _magics
+
     state = _Installed()
     state.interactive = _monkey.INTERACTIVE
     _monkey.INTERACTIVE = True
     if kernel is None:
         kernel = getattr(ip, "kernel", None)
     state.kernel = kernel
-    _register_magics(ip, state, rich=kernel is not None)
-    _register_formatters(ip, state)
+    state.front_end = KERNEL_MODULES if kernel is not None else TERMINAL_MODULES
+    _magics.set_front_end_modules(state.front_end)
+    _register_magics(ip, state, rich=kernel is not None, help_name=help_name)
+    state.formatters = _html.register_formatters(ip)
+    state.custom_exc = _errors.install_ipython(ip)
+    hub = get_hub()
+    policy = _interrupt.get_policy(hub)
     if kernel is not None:
         io_loop = getattr(kernel, "io_loop", None)
         if io_loop is None:
@@ -112,6 +132,10 @@ def install(ip: Any, kernel: Any = None) -> None:
         state.bridge = _bridge.attach(loop)
     else:
         _install_terminal(ip, state)
+    policy.loop = state.bridge.loop if state.bridge is not None else None
+    if "print_exception" not in hub.__dict__:
+        state.reporter = _errors.ErrorReporter(hub, policy.loop, foreground=lambda: policy.foreground)
+        hub.print_exception = state.reporter
     wake = _wake_after_cell
     ip.events.register("post_run_cell", wake)
     state.events.append(("post_run_cell", wake))
@@ -134,120 +158,67 @@ def uninstall(ip: Any) -> None:
     if state.gui:
         if getattr(ip, "active_eventloop", None) == INPUTHOOK_NAME:
             ip.enable_gui(None)
-    if state.sigint is not None and _signal.getsignal(_signal.SIGINT) is greenlet_aware_sigint:
-        _signal.signal(_signal.SIGINT, state.sigint)
-    for fmt, key, old in state.formatters:
-        try:
-            if isinstance(key, tuple):
-                fmt.deferred_printers.pop(key, None)
-                fmt.type_printers.pop(_resolve(key), None)
-            else:
-                fmt.pop(key, None)
-            if old is not None:
-                if isinstance(key, tuple):
-                    fmt.for_type_by_name(key[0], key[1], old)
-                else:
-                    fmt.for_type(key, old)
-        except Exception:
-            pass
+    if state.sigint is not None:
+        _interrupt.get_policy().uninstall()
+    hub = get_hub()
+    if state.reporter is not None and hub.__dict__.get("print_exception") is state.reporter:
+        if state.reporter.pending:
+            state.reporter.flush()
+        del hub.print_exception
+    _errors.uninstall_ipython(ip, state.custom_exc)
+    _html.unregister_formatters(state.formatters)
     magics = ip.magics_manager.magics["line"]
     for name in state.magics:
         magics.pop(name, None)
-    if state.tracking:
-        from . import magics as _magics
+    from . import magics as _magics
 
+    if state.tracking:
         _magics.disable_tracking()
+    _magics.set_front_end_modules(())
     _monkey.INTERACTIVE = state.interactive
 
 
 # -- interrupts --------------------------------------------------------------------
 
 def greenlet_aware_sigint(signum: int, frame: Any) -> None:
-    """SIGINT handler: ``KeyboardInterrupt`` for the foreground (main greenlet) only.
-
-    Python runs signal handlers in whatever greenlet is current. In the main
-    greenlet this raises as the default handler does. Anywhere else the main
-    greenlet is parked in the hub (a ``join`` or ``sleep`` in a cell), and
-    raising here would kill a background greenlet or break into the loop's
-    bookkeeping; so the interrupt is queued as a thread-safe hub callback
-    (which also wakes a blocking poll) that throws it into the main greenlet.
-
-    A greenlet that computes without ever yielding keeps the hub from running
-    that callback: a second SIGINT while the first is still pending kills
-    that greenlet (``GreenletExit``, quietly) and the main greenlet gets the
-    ``KeyboardInterrupt`` first thing when the hub runs again.
-    """
-    hub = get_hub_if_exists()
-    cur = _raw_getcurrent()
-    if hub is None or cur is hub.parent or hub.dead or hub.loop.closed:
-        raise KeyboardInterrupt
-    if _pending_interrupt:
-        _pending_interrupt.clear()          # the queued one becomes a no-op
-        if cur is hub:
-            raise KeyboardInterrupt         # the hub forwards it to the main greenlet
-        token = object()
-        _pending_interrupt.append(token)
-        # Runs before anything else the hub has queued, e.g. the links that
-        # would wake the main greenlet's join normally once `cur` is dead.
-        victim = getattr(cur, "task", None) or cur   # the Greenlet a worker runs
-        hub.loop._ready.appendleft((_interrupt_main, (hub, token, victim)))
-        raise GreenletExit
-    token = object()
-    _pending_interrupt.append(token)
-    hub.loop.run_callback_threadsafe(_interrupt_main, hub, token)
-
-
-# The token of the interrupt queued by greenlet_aware_sigint, if any.
-_pending_interrupt: list[object] = []
-
-
-def _interrupt_main(hub: Any, token: object, killed: Any = None) -> None:
-    if token not in _pending_interrupt:
-        return
-    _pending_interrupt.clear()
-    if killed is not None:
-        try:
-            hub.exception_stream.write(f"KeyboardInterrupt: killed {killed!r}, which kept "
-                                       "the hub busy\n")
-        except Exception:
-            pass
-    if main_is_parked(hub):     # else the foreground wait is over already
-        hub.parent.throw(KeyboardInterrupt())
-
-
-def _throw_into_main(hub: Any, exc_type: type) -> None:
-    hub.parent.throw(exc_type())
+    """SIGINT handler: the policy of :mod:`coopshell.interactive.interrupt`
+    (``KeyboardInterrupt`` for the foreground only; a second SIGINT kills a
+    greenlet that starves the hub)."""
+    _interrupt.get_policy().handle(signum, frame)
 
 
 def main_is_parked(hub: Any) -> bool:
     """True when the main greenlet is blocked in the hub (not running a bridge pass)."""
-    if _raw_getcurrent() is hub.parent:
+    from greenlet import getcurrent
+
+    if getcurrent() is hub.parent:
         return False
     b = _bridge.get_bridge(hub)
-    return not (b is not None and b._in_pass)
+    return not (b is not None and b.in_pass)
 
 
 # -- magics ------------------------------------------------------------------------
 
-def _register_magics(ip: Any, state: _Installed, rich: bool) -> None:
-    from .. import greenlet as _greenlet_mod
+def _register_magics(ip: Any, state: _Installed, rich: bool, help_name: str) -> None:
     from . import magics as _magics
 
-    if _magics._observe not in _greenlet_mod._spawn_observers:
+    if not _magics.tracking_enabled():
         _magics.enable_tracking()
         state.tracking = True
     for name in MAGIC_NAMES:
         fn = _make_magic(_magics, name, rich)
-        ip.register_magic_function(fn, "line", name)
-        state.magics.append(name)
+        as_name = help_name if name == "help" else name
+        ip.register_magic_function(fn, "line", as_name)
+        state.magics.append(as_name)
 
 
 def _make_magic(magics: Any, name: str, rich: bool) -> Callable[[str], None]:
     def line_magic(line: str = "") -> None:
         try:
-            if rich and name == "greenlets" and all(a in ("-a", "--all") for a in line.split()):
-                gs = magics.tracked(include_finished=bool(line.split()))
-                _display_html(greenlet_table_html(gs), magics.greenlets(line))
+            if rich and name == "greenlets":
+                shown, summary = magics.commands.select_rows(line)
+                _display_html(_html.greenlet_table_html(shown, caption=summary),
+                              magics.greenlets(line))
                 return
             if rich and name == "joinall":
                 _joinall_with_progress(magics, line)
@@ -271,18 +242,6 @@ def _display_html(html_text: str, plain: str) -> None:
     display({"text/html": html_text, "text/plain": plain}, raw=True)
 
 
-_PROGRESS = re.compile(r"(\d+)/(\d+) done")
-
-
-def _progress_html(text: str) -> str:
-    m = _PROGRESS.search(text)
-    bar = ""
-    if m is not None:
-        bar = (f'<progress value="{m.group(1)}" max="{m.group(2)}" style="width:16em">'
-               "</progress> ")
-    return f'<div class="coopshell-joinall">{bar}{html.escape(text)}</div>'
-
-
 def _joinall_with_progress(magics: Any, line: str) -> None:
     """``%joinall`` in Jupyter: the same wait, with a live progress bar."""
     from IPython.display import HTML, display
@@ -292,89 +251,15 @@ def _joinall_with_progress(magics: Any, line: str) -> None:
     def progress(text: str) -> None:
         nonlocal handle
         if handle is None:
-            handle = display(HTML(_progress_html(text)), display_id=True)
+            handle = display(HTML(_html.progress_html(text)), display_id=True)
         else:
-            handle.update(HTML(_progress_html(text)))
+            handle.update(HTML(_html.progress_html(text)))
 
     out = magics.run_magic(f"joinall {line}", progress=progress)
     if handle is not None and out:
-        handle.update(HTML(_progress_html(out)))
+        handle.update(HTML(_html.progress_html(out)))
     if out:
         print(out)
-
-
-# -- HTML formatters ------------------------------------------------------------------
-
-_TABLE_STYLE = "border-collapse:collapse;font-family:monospace;font-size:90%"
-
-
-def _greenlet_row(g: Greenlet, now: float) -> str:
-    e = html.escape
-    age = now - getattr(g, "spawn_time", now)
-    try:
-        func = g._formatinfo()
-    except Exception:
-        func = "?"
-    try:
-        from .magics import describe_state
-
-        state = describe_state(g)
-    except Exception:
-        state = g.state
-    return (f"<tr><td>{g.minimal_ident}</td><td>{e(g.name)}</td><td>{e(func)}</td>"
-            f"<td>{e(state)}</td><td>{age:.1f} s</td></tr>")
-
-
-def greenlet_table_html(greenlets: Any, caption: str | None = None) -> str:
-    """An HTML table (id, name, function, state, age) of ``greenlets``."""
-    now = _monotonic()
-    rows = "".join(_greenlet_row(g, now) for g in greenlets if isinstance(g, Greenlet))
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    if not rows:
-        rows = '<tr><td colspan="5"><i>no greenlets</i></td></tr>'
-    return (f'<table class="coopshell-greenlets" style="{_TABLE_STYLE}">{cap}'
-            "<thead><tr><th>id</th><th>name</th><th>function</th><th>state</th>"
-            f"<th>age</th></tr></thead><tbody>{rows}</tbody></table>")
-
-
-def _greenlet_html(g: Greenlet) -> str:
-    return greenlet_table_html([g])
-
-
-def _group_html(group: Any) -> str:
-    members = sorted(group, key=lambda g: g.minimal_ident)
-    size = getattr(group, "size", None)
-    what = type(group).__name__
-    cap = f"{what}: {len(members)} greenlet(s)"
-    if size is not None:
-        cap += f", size {size}, {getattr(group, 'free_count', lambda: '?')()} free"
-    return greenlet_table_html(members, cap)
-
-
-# (module, class name) of types rendered as tables; resolved lazily by IPython.
-_DEFERRED = (("coopshell.pool", "Group", _group_html), ("coopshell.pool", "Pool", _group_html))
-
-
-def _register_formatters(ip: Any, state: _Installed) -> None:
-    fmt = ip.display_formatter.formatters.get("text/html")
-    if fmt is None:
-        return
-    old = fmt.for_type(Greenlet, _greenlet_html)
-    state.formatters.append((fmt, Greenlet, old))
-    for mod, name, fn in _DEFERRED:
-        key = (mod, name)
-        cls = _resolve(key)
-        if cls is not None:
-            old = fmt.for_type(cls, fn)
-            state.formatters.append((fmt, cls, old))
-        else:
-            old = fmt.for_type_by_name(mod, name, fn)
-            state.formatters.append((fmt, key, old))
-
-
-def _resolve(key):
-    mod = sys.modules.get(key[0])
-    return getattr(mod, key[1], None) if mod is not None else None
 
 
 # -- running the hub while idle ---------------------------------------------------------
@@ -403,10 +288,11 @@ def _install_terminal(ip: Any, state: _Installed) -> None:
         state.bridge = _bridge.attach(get_asyncio_loop())
     except Exception:  # pragma: no cover - a host without an asyncio loop
         state.bridge = None
-    old = _signal.getsignal(_signal.SIGINT)
-    if old is _default_int_handler:
-        _signal.signal(_signal.SIGINT, greenlet_aware_sigint)
-        state.sigint = old
+    if _signal.getsignal(_signal.SIGINT) is _default_int_handler:
+        policy = _interrupt.get_policy()
+        policy.mode = "exec"
+        policy.install()
+        state.sigint = True
 
 
 def inputhook(context: Any) -> None:
@@ -424,9 +310,8 @@ def inputhook(context: Any) -> None:
     poller = _poll()
     poller.register(in_fd, _POLLIN)
     poller.register(hl.fileno(), _POLLIN)
-    ready, threadsafe, dirty = hl._ready, hl._threadsafe, hl._dirty
     while True:
-        if ready or threadsafe or dirty:
+        if hl.has_pending_work():
             timeout: int | None = 0
         else:
             deadline = hl.next_deadline()

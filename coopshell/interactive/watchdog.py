@@ -14,6 +14,14 @@ primitives captured at import, parks on a condition while the main thread is
 idle, and is notified only when the main thread leaves idle while it is
 parked. While the main thread is busy, the thread checks every ``threshold``
 seconds whether the heartbeat moved; if not, it reports once per blockage.
+
+A C call that holds the GIL (``sum(range(10**8))``) keeps this thread from
+running at all. It is caught after the fact, from the clock: the main thread
+stamps the time it leaves idle, and a watcher that wakes (for the
+notification, or for its timeout) much later than it should have knows the
+GIL was held meanwhile; it reports the stall's length and the greenlet the
+main thread is in right then, which is still the one that made the call
+(the GIL is handed over at the first bytecode after the call returns).
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import threading as _threading
 from time import monotonic as _monotonic
 from typing import Callable, TextIO
 
-from ..greenlet import _WORKER_CODE
+from ..greenlet import is_task_entry_frame
 from .._core.hub import Hub, get_hub
 
 __all__ = ["BlockingDetector", "get_detector", "DEFAULT_THRESHOLD"]
@@ -94,7 +102,7 @@ class BlockingDetector:
                 det._leave_idle()
 
         loop._poll = poll
-        self._hook_bridge()
+        self.hook_bridge()
         self._thread = _Thread(target=self._watch, name="coopshell-blocking-detector", daemon=True)
         self._thread.start()
 
@@ -117,7 +125,8 @@ class BlockingDetector:
             t.join(2)
         self._thread = None
 
-    def _hook_bridge(self):
+    def hook_bridge(self) -> None:
+        """Watch asyncio's blocking select too (the bridge calls this on attach)."""
         b = getattr(self.hub, "bridge", None)
         if b is not None:
             b.idle_hooks = (self._enter_idle, self._leave_idle)
@@ -131,6 +140,7 @@ class BlockingDetector:
     def _leave_idle(self):
         self._idle = False
         self._beat += 1
+        self._busy_since = _monotonic()
         if self._parked:
             with self._cond:
                 self._cond.notify()
@@ -145,25 +155,43 @@ class BlockingDetector:
                 if self._idle:
                     cond.wait()          # until the main thread leaves idle
                     self._parked = False
+                    # Woken by _leave_idle; if that was long ago, a call holding
+                    # the GIL kept this thread from running ever since.
+                    lag = _monotonic() - self._busy_since
+                    if self._running and not self._idle and lag > self._threshold:
+                        self._reported = self._beat
+                        self._safe_report(lag)
                     continue
                 self._parked = False
                 beat = self._beat
+                t0 = _monotonic()
                 cond.wait(self._threshold)
                 if not self._running:
                     break
                 if (not self._idle and self._beat == beat and beat != self._reported):
                     self._reported = beat
-                    try:
-                        self._report()
-                    except Exception:
-                        pass
+                    waited = _monotonic() - t0
+                    # Woken much later than asked: the GIL was held (one C call) meanwhile.
+                    self._safe_report(waited if waited > 2 * self._threshold else None)
 
-    def _report(self):
+    def _safe_report(self, after: float | None = None) -> None:
+        try:
+            self._report(after)
+        except Exception:
+            pass
+
+    def _report(self, after: float | None = None):
+        """Print the warning; ``after``: seconds a GIL-holding call stalled
+        everything, reported once it returned (the clock, not the heartbeat, saw it)."""
         frame = _current_frames().get(self.hub.thread_ident)
         who, where = describe_running(frame)
         self.warnings += 1
-        msg = (f"coopshell: the hub has been blocked for over {self._threshold:g}s by {who}{where} "
-               f"(greenlets and the prompt are stalled; %blocking off to silence)\n")
+        if after is not None:
+            msg = (f"coopshell: the hub was blocked {after:.1f} s by {who}{where} (in one call; "
+                   f"reported after it returned; %blocking off to silence)\n")
+        else:
+            msg = (f"coopshell: the hub has been blocked for over {self._threshold:g}s by {who}{where} "
+                   f"(greenlets and the prompt are stalled; %blocking off to silence)\n")
         stream = self.stream
         if callable(stream) and not hasattr(stream, "write"):
             stream = stream()
@@ -185,7 +213,7 @@ def describe_running(frame) -> tuple[str, str]:
     while f is not None:
         if not where and not _internal(f):
             where = f" at {_short_path(f.f_code.co_filename)}:{f.f_lineno} in {f.f_code.co_name}"
-        if f.f_code is _WORKER_CODE:
+        if is_task_entry_frame(f):
             task = f.f_locals.get("task")
             who = repr(task) if task is not None else "a greenlet"
             break

@@ -225,7 +225,11 @@ def test_idle_with_10000_parked_greenlets_uses_no_cpu():
             bridge.attach()
             gs = [co.spawn(co.sleep, 3600) for _ in range(5000)]
             gs += [co.spawn(ev.wait) for _ in range(5000)]
-            await asyncio.sleep(0.3)       # let them all start and park
+            hub = co.get_hub()
+            # Wait on state: every greenlet started and parked, nothing left for the hub.
+            while not (all(g.state == "running" and g.gr_frame is not None for g in gs)
+                       and not hub.loop.has_pending_work()):
+                await asyncio.sleep(0.01)
             c0 = time.process_time()
             await asyncio.sleep(2.0)
             print(time.process_time() - c0, sum(1 for g in gs if g))
@@ -246,7 +250,7 @@ def test_uvloop_without_selector_hook_runs_with_wake():
     async def main():
         b = bridge_mod.attach()
         try:
-            assert b._selector is None          # no Python selector to hook
+            assert b.selector is None           # no Python selector to hook
             ticks = []
             g = co.spawn(ticker, ticks, 0.05)
             b.wake()                            # what front ends do after user code

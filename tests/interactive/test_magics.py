@@ -162,3 +162,88 @@ def test_detector_names_blocking_greenlet_and_stays_quiet_when_idle():
     finally:
         det.stop()
     assert "_poll" not in co.get_hub().loop.__dict__
+
+
+# -- issue 13, magic quirks -----------------------------------------------------------------
+
+def test_kill_counts_each_greenlet_once_and_accepts_names(tracking):
+    a, b = co.spawn(co.sleep, 10), co.spawn(co.sleep, 10)
+    b.name = "worker-b"
+    co.sleep(0)
+    assert run_magic(f"%kill {a.minimal_ident} {a.minimal_ident}") == "killed 1 greenlet(s)"
+    assert run_magic("%kill worker-b") == "killed 1 greenlet(s)" and b.dead
+    with pytest.raises(MagicError, match="'nobody' is not a greenlet ID or name"):
+        run_magic("%kill nobody")
+
+
+def test_ids_follow_spawn_order_not_listing_order(tracking):
+    first, second = co.spawn(co.sleep, 10), co.spawn(co.sleep, 10)
+    second_id = second.minimal_ident          # asked for first
+    assert first.minimal_ident < second_id
+    first.kill(), second.kill()
+
+
+def test_greenlets_all_is_limited_and_says_how_many_more(tracking):
+    gs = [co.spawn(lambda: None) for _ in range(67)]
+    live = co.spawn(co.sleep, 10)
+    co.joinall(gs)
+    out = run_magic("%greenlets -a")
+    rows = [ln for ln in out.splitlines()[1:-1]]
+    assert len(rows) == magics.commands.DEFAULT_ROWS
+    assert "(1 live, 67 finished; 28 more not shown (%greenlets -a -n 68))" in out
+    assert str(live.minimal_ident) in out.splitlines()[1]          # live ones first
+    assert len(run_magic("%greenlets -a -n 5").splitlines()) == 1 + 5 + 1
+    with pytest.raises(MagicError, match="-n expects a number of rows"):
+        run_magic("%greenlets -n 0")
+    live.kill()
+
+
+def test_html_table_does_not_wrap_names_and_cuts_reprs(tracking):
+    from coopshell.interactive.html import MAX_FUNC_CHARS, greenlet_table_html
+    import html
+
+    def slow(*args):
+        co.sleep(10)
+    g = co.spawn(slow, *["x" * 20] * 10)
+    g.name = "a long-ish name"
+    co.sleep(0)
+    html_text = greenlet_table_html([g])
+    assert '<td style="white-space:nowrap">a long-ish name</td>' in html_text
+    shown = html.unescape(html_text.split("<td title=")[1].split(">", 1)[1].split("</td>")[0])
+    assert len(shown) <= MAX_FUNC_CHARS and shown.endswith("…")
+    g.kill()
+
+
+def test_where_prints_the_full_stack(tracking):
+    def inner():
+        co.sleep(10)
+
+    def outer():
+        inner()
+    g = co.spawn(outer)
+    g.name = "deep"
+    co.sleep(0)
+    out = run_magic("%where deep")
+    assert out.splitlines()[0].startswith(f"{g.minimal_ident} deep: waiting in sleep(10)")
+    stack = out.split("\n", 1)[1]
+    assert stack.index("in outer") < stack.index("in inner") < stack.index("in sleep")
+    g.kill()
+
+
+def test_describe_wait_names_methods_from_self():
+    from coopshell.interactive.magics.describe import describe_state
+    ev = Event()
+    g = co.spawn(ev.wait)
+    co.sleep(0)
+    assert describe_state(g).startswith("waiting in Event.wait() on <Event")
+    ev.set()
+    g.join()
+
+
+def test_monkey_thread_refused_in_a_session(monkeypatch):
+    m = pytest.importorskip("coopshell.monkey")
+    monkeypatch.setattr(m, "INTERACTIVE", True)
+    with pytest.raises(MagicError, match="refused in an interactive session") as info:
+        run_magic("%monkey thread")
+    assert "\n" not in str(info.value)
+    assert not m.is_module_patched("threading")

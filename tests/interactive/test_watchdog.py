@@ -1,0 +1,40 @@
+"""The blocked-hub detector (coopshell.interactive.watchdog) against a C call that holds the GIL."""
+
+import asyncio
+import io
+import re
+
+import coopshell as co
+from coopshell.interactive import bridge
+from coopshell.interactive.watchdog import BlockingDetector
+
+
+def test_gil_holding_call_is_reported_after_it_returns():
+    # sum(range(...)) is one C call: the watcher thread cannot run until it returns.
+    out = io.StringIO()
+
+    async def main():
+        b = bridge.attach()
+        det = BlockingDetector(threshold=0.05, stream=out)
+        det.start()
+        try:
+            await asyncio.sleep(0.1)      # idle in asyncio's select: the watcher parks
+            g = co.spawn(lambda: sum(range(3 * 10**7)))
+            g.name = "summer"
+            await g
+            for _ in range(100):            # the report comes from the watcher thread
+                if det.warnings:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            det.stop()
+            b.detach()
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 60))
+    finally:
+        loop.close()
+    text = out.getvalue()
+    assert re.search(r'the hub was blocked \d+\.\d s by <Greenlet "summer" .*\(in one call; '
+                     r'reported after it returned', text), text
+    assert text.count("blocked") == 1, text
