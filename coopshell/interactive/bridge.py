@@ -191,7 +191,7 @@ class Bridge:
         if hl.closed:
             self.detach()
             return
-        if hl._ready or hl._threadsafe or hl._dirty:
+        if hl.has_pending_work():
             self.wake()
             return
         self._arm(hl.next_deadline())
@@ -215,16 +215,17 @@ class Bridge:
         if select is None or getattr(select, "__self__", None) is not sel:
             return  # not a Python selector (uvloop…): front ends call wake()
         hl = self.hub.loop
-        ready, threadsafe, dirty, timers = hl._ready, hl._threadsafe, hl._dirty, hl._timers
+        has_pending_work = hl.has_pending_work
+        next_deadline = hl.next_deadline
 
         def select_with_hub(timeout=None):
             # Runs once per asyncio iteration, just before it may block.
             if self._soon is None and not self._in_pass:
-                if ready or threadsafe or dirty:
+                if has_pending_work():
                     self.wake()
                     timeout = 0
-                elif timers and (timers[0][0] != self._armed or timers[0][2] is None):
-                    deadline = hl.next_deadline()
+                else:
+                    deadline = next_deadline()
                     if deadline != self._armed:
                         self._arm(deadline)
                         if deadline is not None:

@@ -190,7 +190,7 @@ def greenlet_aware_sigint(signum: int, frame: Any) -> None:
         # Runs before anything else the hub has queued, e.g. the links that
         # would wake the main greenlet's join normally once `cur` is dead.
         victim = getattr(cur, "task", None) or cur   # the Greenlet a worker runs
-        hub.loop._ready.appendleft((_interrupt_main, (hub, token, victim)))
+        hub.loop.schedule_first(_interrupt_main, hub, token, victim)
         raise GreenletExit
     token = object()
     _pending_interrupt.append(token)
@@ -424,9 +424,9 @@ def inputhook(context: Any) -> None:
     poller = _poll()
     poller.register(in_fd, _POLLIN)
     poller.register(hl.fileno(), _POLLIN)
-    ready, threadsafe, dirty = hl._ready, hl._threadsafe, hl._dirty
+    has_pending_work = hl.has_pending_work
     while True:
-        if ready or threadsafe or dirty:
+        if has_pending_work():
             timeout: int | None = 0
         else:
             deadline = hl.next_deadline()

@@ -105,7 +105,7 @@ class ErrorReporter:
             if loop is not None and not loop.is_closed():
                 self._flush_handle = loop.call_later(self.delay, self.flush)
             else:
-                self._flush_handle = self.hub.loop._add_timer(self.delay, self.flush, (), False)
+                self._flush_handle = self.hub.loop.add_timer(self.delay, self.flush, ref=False)
 
     def flush(self) -> None:
         """Print the summary of suppressed failures now."""
