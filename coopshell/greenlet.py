@@ -518,7 +518,12 @@ def _wait_link(target, timeout):
         links = target._links = []
     links.append(switch)
     try:
-        result = park(hub, cur, timeout)
+        if timeout is None:   # untimed: park()'s first line, inline (join is a hot path)
+            if cur is hub:
+                check_can_block(hub, cur)
+            result = hub.switch()
+        else:
+            result = park(hub, cur, timeout)
     except BaseException:
         discard(links, switch)
         raise

@@ -307,14 +307,18 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
     if positive:
         park(hub, cur, seconds, ref)
     elif seconds <= 0:  # negative sleeps yield, as in gevent
-        check_can_block(hub, cur)
-        loop = hub.loop
-        switch = cur.switch
-        loop.schedule(switch)
+        if cur is hub:
+            check_can_block(hub, cur)
+        ready = hub.loop._ready
+        item = (cur.switch, ())
+        ready.append(item)
         try:
             hub.switch()
         except BaseException:
-            loop.unschedule(switch)
+            try:
+                ready.remove(item)
+            except ValueError:
+                pass
             raise
     else:
         raise ValueError(f"seconds must be a number, got {seconds!r} (NaN never expires)")

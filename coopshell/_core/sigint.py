@@ -27,7 +27,7 @@ from typing import Any
 
 import _signal
 
-__all__ = ["install", "uninstall", "handler", "is_runtime_frame", "ESCALATE_AFTER"]
+__all__ = ["install", "uninstall", "handler", "pending", "is_runtime_frame", "ESCALATE_AFTER"]
 
 #: SIGINTs (counting the deferred one) after which the next one raises at once.
 ESCALATE_AFTER = 3
@@ -60,6 +60,11 @@ def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
     if _deferred == 1:
         hub.loop.run_callback_threadsafe(_deliver, hub)
+
+
+def pending() -> bool:
+    """True while a deferred Ctrl-C waits to be raised in the main greenlet."""
+    return _deferred > 0
 
 
 def _deliver(hub: Any) -> None:

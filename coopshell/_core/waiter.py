@@ -16,9 +16,9 @@ from collections import deque
 from math import isnan
 from typing import Any, Callable
 
-from greenlet import getcurrent as _getcurrent
+from greenlet import error as _GreenletError, getcurrent as _getcurrent
 
-from .exceptions import TIMED_OUT, InvalidSwitchError, check_can_block
+from .exceptions import TIMED_OUT, InvalidSwitchError, InvalidThreadUseError, check_can_block
 from .hub import get_hub
 from .park import discard, park
 
@@ -101,10 +101,13 @@ class Linkable:
     def _schedule_notify(self) -> None:
         if not self._notify_pending:
             self._notify_pending = True
-            hub = self._get_hub()
+            hub = self.hub
+            if hub is None:
+                hub = self.hub = get_hub()
             if hub.thread_ident == _get_ident():
-                hub.loop.schedule(self._notify_links)
-            else:
+                # The loop's queue directly (this is the core): a hot path.
+                hub.loop._ready.append((self._notify_links, ()))
+            else:  # set()/release() from another OS thread: wake that hub now
                 hub.loop.run_callback_threadsafe(self._notify_links)
 
     def _notify_links(self) -> None:
@@ -134,9 +137,20 @@ class Linkable:
         links = self._links
         links.append(switch)
         try:
-            result = park(hub, cur, timeout)
-        except BaseException:
+            if timeout is None:   # untimed: park()'s first line, inline (a hot path)
+                if cur is hub:
+                    check_can_block(hub, cur)
+                result = hub.switch()
+            else:
+                result = park(hub, cur, timeout)
+        except BaseException as exc:
             discard(links, switch)
+            if isinstance(exc, _GreenletError) and hub.thread_ident != _get_ident():
+                raise InvalidThreadUseError(
+                    f"{self!r} is bound to the hub of thread {hub.thread_ident}, and a greenlet of "
+                    f"thread {_get_ident()} tried to wait on it. Notifying it (set, release) works "
+                    f"from any thread; waiting works only in the thread of its hub: use one "
+                    f"object per thread, or threading's primitives across threads.") from exc
             raise
         if result is self:
             return True
