@@ -1,0 +1,105 @@
+"""Tagged background output at the stream level (the front ends wire it to %tag)."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import coopshell as co
+from coopshell.event import Event
+from coopshell.interactive import tagging
+from coopshell.interactive.tagging import TaggedStream, tag_of
+
+
+def _named(name, func, *args):
+    g = co.Greenlet(func, *args)
+    g.name = name
+    g.start()
+    return g
+
+
+def test_background_lines_are_tagged_and_foreground_stays_bare():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    s.write("from main\n")
+    g = _named("fetch-3", lambda: print("200 OK", 42, file=s))
+    g.join()
+    anon = co.spawn(lambda: print("hello", file=s))
+    anon.join()
+    assert out.getvalue().splitlines() == [
+        "from main", "[fetch-3] 200 OK 42", f"[#{anon.minimal_ident}] hello"]
+
+
+def test_two_greenlets_writing_in_pieces_never_share_a_line():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    turn = [Event(), Event()]
+
+    def writer(me, other):
+        s.write(f"{me}-start ")
+        turn[other].set()
+        turn[me].wait()
+        s.write(f"{me}-end\nsecond line of {me}\n")
+        turn[other].set()
+
+    a = _named("a", writer, 0, 1)
+    b = _named("b", writer, 1, 0)
+    co.joinall([a, b])
+    lines = out.getvalue().splitlines()
+    assert sorted(lines) == sorted(["[a] 0-start 0-end", "[a] second line of 0",
+                                    "[b] 1-start 1-end", "[b] second line of 1"])
+
+
+def test_partial_line_is_written_when_the_greenlet_ends_or_on_flush():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    g = _named("p", lambda: s.write("no newline"))
+    g.join()
+    co.sleep(0)
+    assert out.getvalue() == "[p] no newline\n"
+    gate = Event()
+    h = _named("q", lambda: (s.write("pending"), gate.wait()))
+    co.sleep(0)
+    assert out.getvalue() == "[p] no newline\n"
+    s.flush()
+    assert out.getvalue().endswith("[q] pending\n")
+    gate.set()
+    h.join()
+
+
+def test_dim_prefix_on_a_terminal():
+    out = io.StringIO()
+    s = TaggedStream(out, dim=True)
+    _named("x", lambda: s.write("hi\n")).join()
+    assert out.getvalue() == "\x1b[2m[x]\x1b[0m hi\n"
+
+
+def test_tag_of_and_attribute_passthrough():
+    g = co.spawn(lambda: None)
+    assert tag_of(g) == f"#{g.minimal_ident}"
+    g.name = "svc"
+    assert tag_of(g) == "svc"
+    out = io.StringIO()
+    assert TaggedStream(out).getvalue() == ""
+
+
+def test_enable_disable_wraps_and_restores_sys_streams():
+    old_out, old_err = sys.stdout, sys.stderr
+    try:
+        tagging.enable(dim=False)
+        assert tagging.enabled()
+        assert isinstance(sys.stdout, TaggedStream) and sys.stdout.inner is old_out
+        tagging.enable(dim=False)                       # idempotent
+        assert sys.stdout.inner is old_out
+    finally:
+        tagging.disable()
+    assert sys.stdout is old_out and sys.stderr is old_err
+    assert not tagging.enabled()
+
+
+def test_non_str_write_is_refused_clearly():
+    s = TaggedStream(io.StringIO())
+    g = co.spawn(lambda: s.write(b"bytes"))
+    g.join()
+    assert isinstance(g.exception, TypeError)
+    assert "must be str, not bytes" in str(g.exception)
