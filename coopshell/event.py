@@ -87,8 +87,11 @@ class AsyncResult(Linkable):
         return None if e is None else e[1]
 
     @property
-    def exc_info(self):
-        return self._exc_info
+    def exc_info(self) -> tuple[Any, ...]:
+        """``(type, value, traceback)`` once ``set_exception`` was called, else
+        ``()`` (gevent's convention)."""
+        e = self._exc_info
+        return () if e is None else e
 
     def set(self, value: Any = None) -> None:
         """Store ``value`` and wake all waiters."""
@@ -97,7 +100,10 @@ class AsyncResult(Linkable):
         if self._links:
             self._schedule_notify()
 
-    def set_exception(self, exception: BaseException, exc_info=None) -> None:
+    #: The ``concurrent.futures`` name.
+    set_result = set
+
+    def set_exception(self, exception: BaseException, exc_info: Any = None) -> None:
         """Store ``exception``; waiters' ``get()`` raises it."""
         if isinstance(exception, type):
             exception = exception()
@@ -115,9 +121,18 @@ class AsyncResult(Linkable):
         if not self.ready():
             if not block:
                 raise Timeout()
-            timeout = check_timeout(timeout)
-            if not self._wait(timeout) and not self.ready():
-                raise Timeout(timeout)
+            if isinstance(timeout, Timeout):
+                # gevent accepts a Timeout object: it is raised from here when it fires.
+                if not timeout.pending:
+                    timeout.start()
+                try:
+                    self._wait(None)
+                finally:
+                    timeout.cancel()
+            else:
+                timeout = check_timeout(timeout)
+                if not self._wait(timeout) and not self.ready():
+                    raise Timeout(timeout)
         e = self._exc_info
         if e is not None:
             raise e[1].with_traceback(e[2])

@@ -24,9 +24,9 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from greenlet import GreenletExit, getcurrent as _getcurrent, greenlet as _RawGreenlet
 
-from ._core.exceptions import BlockingSwitchOutError, InvalidSwitchError
-from ._core.hub import BLOCKING_MESSAGE, TIMED_OUT, get_hub
-from ._core.waiter import check_timeout
+from ._core.exceptions import TIMED_OUT, InvalidSwitchError, check_can_block
+from ._core.hub import get_hub
+from ._core.waiter import check_timeout, discard, park
 from .timeout import Timeout
 
 __all__ = ["Greenlet", "GreenletExit", "spawn", "spawn_later", "spawn_raw", "joinall",
@@ -166,7 +166,7 @@ class Greenlet:
         """Schedule the greenlet to run in the next loop iteration."""
         if self._state == _NEW:
             self._state = _SCHEDULED
-            self._hub.loop._ready.append((self._launch, ()))
+            self._hub.loop.schedule(self._launch)
 
     def start_later(self, seconds: float) -> None:
         """Schedule the greenlet to run ``seconds`` from now."""
@@ -175,7 +175,7 @@ class Greenlet:
             raise TypeError("start_later() needs a number of seconds, got None")
         if self._state == _NEW:
             self._state = _SCHEDULED
-            self._timer = self._hub.loop._add_timer(seconds, self._launch)
+            self._timer = self._hub.loop.add_timer(seconds, self._launch)
 
     def _launch(self):
         if self._state != _SCHEDULED:
@@ -222,7 +222,7 @@ class Greenlet:
     def _schedule_notify(self):
         if not self._notify_pending:
             self._notify_pending = True
-            self._hub.loop._ready.append((self._notify_links, ()))
+            self._hub.loop.schedule(self._notify_links)
 
     def _notify_links(self):
         self._notify_pending = False
@@ -326,6 +326,9 @@ class Greenlet:
         the greenlet's own exception."""
         if self._state == _DONE:
             return
+        if isinstance(timeout, Timeout):
+            _wait_link_under(self, timeout)
+            return
         timeout = check_timeout(timeout)
         _wait_link(self, timeout)
 
@@ -336,9 +339,12 @@ class Greenlet:
         if self._state != _DONE:
             if not block:
                 raise Timeout()
-            timeout = check_timeout(timeout)
-            if not _wait_link(self, timeout):
-                raise Timeout(timeout)
+            if isinstance(timeout, Timeout):
+                _wait_link_under(self, timeout)
+            else:
+                timeout = check_timeout(timeout)
+                if not _wait_link(self, timeout):
+                    raise Timeout(timeout)
         e = self._exc_info
         if e is not None:
             raise e[1].with_traceback(e[2])
@@ -395,12 +401,12 @@ class Greenlet:
             return
         if state != _RUNNING:
             if self._timer is not None:
-                self._hub.loop._cancel_timer(self._timer)
+                self._timer.cancel()
                 self._timer = None
             exc = exception() if isinstance(exception, type) else exception
             self._finish_error(exc)
             return
-        self._hub.loop._ready.append((self._throw, (exception,)))
+        self._hub.loop.schedule(self._throw, exception)
         if block:
             _wait_link(self, timeout)
 
@@ -468,7 +474,7 @@ class Greenlet:
 
 
 class _SpawnedLink:
-    """A link that runs its callback in a new greenlet."""
+    """A link that runs its callback in a new Greenlet, started at once."""
 
     __slots__ = ("callback", "successful")
 
@@ -477,9 +483,14 @@ class _SpawnedLink:
         self.successful = successful
 
     def __call__(self, source):
+        # Runs the callback's greenlet now, from the hub, up to its first
+        # wait: links registered before a join() have run when it returns
+        # (gevent's order).
         want = self.successful
         if want is None or want == source.successful():
-            Greenlet.spawn(self.callback, source)
+            g = Greenlet(self.callback, source)
+            g._state = _SCHEDULED
+            g._launch()
 
     def __eq__(self, other):
         return self is other or self.callback == other or (
@@ -492,35 +503,39 @@ def _wait_link(target, timeout):
     """Wait for ``target.rawlink`` to fire; False if ``timeout`` passed first."""
     hub = target._hub
     cur = _getcurrent()
-    if cur is hub:
-        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
     switch = cur.switch
     links = target._links
     if links is None:
         links = target._links = []
     links.append(switch)
-    entry = hub.loop._add_timer(timeout, switch, (TIMED_OUT,)) if timeout is not None else None
     try:
-        result = hub.switch()
+        if timeout is None:   # untimed: park()'s first line, inline (join is a hot path)
+            if cur is hub:
+                check_can_block(hub, cur)
+            result = hub.switch()
+        else:
+            result = park(hub, cur, timeout)
     except BaseException:
-        _discard(links, switch)
+        discard(links, switch)
         raise
-    finally:
-        if entry is not None and entry[2] is not None:
-            hub.loop._cancel_timer(entry)
     if result is target:
         return True
-    _discard(links, switch)
+    discard(links, switch)
     if result is TIMED_OUT:
         return False
     raise InvalidSwitchError(f"Invalid switch into {cur!r} while it waited on {target!r}: got {result!r}")
 
 
-def _discard(links, item):
+def _wait_link_under(target, timeout):
+    """Wait for ``target`` under a ``Timeout`` object, as gevent's ``get``/``join``
+    accept one: started if it is not pending, cancelled afterwards; when it
+    fires, it raises from here."""
+    if not timeout.pending:
+        timeout.start()
     try:
-        links.remove(item)
-    except ValueError:
-        pass
+        _wait_link(target, None)
+    finally:
+        timeout.cancel()
 
 
 # -- module-level API ---------------------------------------------------------------
@@ -529,7 +544,7 @@ def spawn(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
     """Create a Greenlet running ``function(*args, **kwargs)`` and start it."""
     g = Greenlet(function, *args, **kwargs)
     g._state = _SCHEDULED
-    g._hub.loop._ready.append((g._launch, ()))
+    g._hub.loop.schedule(g._launch)
     return g
 
 
@@ -571,10 +586,10 @@ def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _RawGr
     ctx = copy_context()
     if kwargs:
         g = _RawGreenlet(lambda: function(*args, **kwargs), hub)
-        hub.loop._ready.append((g.switch, ()))
+        hub.loop.schedule(g.switch)
     else:
         g = _RawGreenlet(function, hub)
-        hub.loop._ready.append((g.switch, args))
+        hub.loop.schedule(g.switch, *args)
     g.gr_context = ctx
     return g
 
@@ -601,34 +616,29 @@ def iwait(objects: Iterable[Any] | None, timeout: float | None = None,
 
 def _iwait(objects, timeout, count):
     hub = get_hub()
-    cur = _getcurrent()
+    cur = check_can_block(hub)
     done = deque()
-    state = [False]  # True while this greenlet is parked waiting for `done`
+    parked = [False]  # True while this greenlet waits in park() for `done`
 
     def on_ready(obj):
         done.append(obj)
-        if state[0]:
-            state[0] = False
+        if parked[0]:
+            parked[0] = False
             cur.switch(obj)
 
     for obj in objects:
         obj.rawlink(on_ready)
-    entry = None
+    deadline = None if timeout is None else monotonic() + timeout
     try:
-        if timeout is not None:
-            entry = hub.loop._add_timer(timeout, _iwait_timeout, (state, cur))
         yielded = 0
         while yielded < count:
             if not done:
-                if len(state) > 1:
-                    return  # the timeout fired while the consumer was busy
-                if cur is hub:
-                    raise BlockingSwitchOutError(BLOCKING_MESSAGE)
-                state[0] = True
+                left = None if deadline is None else deadline - monotonic()
+                parked[0] = True
                 try:
-                    result = hub.switch()
+                    result = park(hub, cur, left)
                 finally:
-                    state[0] = False
+                    parked[0] = False
                 if result is TIMED_OUT:
                     return
                 if not done:
@@ -636,18 +646,8 @@ def _iwait(objects, timeout, count):
             yielded += 1
             yield done.popleft()
     finally:
-        if entry is not None and entry[2] is not None:
-            hub.loop._cancel_timer(entry)
         for obj in objects:
             obj.unlink(on_ready)
-
-
-def _iwait_timeout(state, cur):
-    if state[0]:
-        state[0] = False
-        cur.switch(TIMED_OUT)
-    else:
-        state.append(TIMED_OUT)
 
 
 def wait(objects: Iterable[Any] | None = None, timeout: float | None = None,

@@ -133,6 +133,17 @@ class local:
         _get_dict(self)
         _oda(self, name)
 
+    def __copy__(self) -> local:
+        """A new local of the same type (made with the same arguments) whose
+        dict in the calling greenlet is a shallow copy of this one's (gevent)."""
+        impl = _oga(self, "_local__impl")
+        current = dict(_get_dict(self))
+        new = type(self)(*impl.args, **impl.kwargs)
+        d = _get_dict(new)
+        d.clear()
+        d.update(current)
+        return new
+
     def __reduce__(self):
         raise TypeError(f"cannot pickle {type(self).__name__!r} object (greenlet-local)")
 

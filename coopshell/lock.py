@@ -21,7 +21,7 @@ from __future__ import annotations
 from operator import index as _index
 from typing import Any, Callable
 
-from ._core.waiter import Linkable, check_timeout
+from ._core.waiter import Linkable, check_timeout_nonnegative as check_timeout
 from .greenlet import getcurrent
 
 __all__ = ["Semaphore", "BoundedSemaphore", "DummySemaphore", "Lock", "RLock"]

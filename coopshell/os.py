@@ -30,12 +30,13 @@ import os as _os
 import signal as _signal
 from typing import Any, Callable
 
-from greenlet import getcurrent as _getcurrent
+from time import monotonic as _monotonic
 
-from ._core.exceptions import BlockingSwitchOutError
-from ._core.hub import BLOCKING_MESSAGE, TIMED_OUT, get_hub, get_hub_if_exists
+from ._core.exceptions import TIMED_OUT, check_can_block
+from ._core.hub import get_hub, get_hub_if_exists
 from ._core.io_wait import wait_io
 from ._core.loop import READ, WRITE
+from ._core.waiter import park
 from .event import Event
 
 # The originals, whatever monkey patching does later.
@@ -239,22 +240,18 @@ def _child_exited(pid) -> bool:
 
 
 def _wait_child_sigchld(hub, pid, timeout):
-    loop = hub.loop
-    cur = _getcurrent()
-    if cur is hub:
-        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
-    watcher = loop.signal(_signal.SIGCHLD, ref=True)
+    cur = check_can_block(hub)
+    watcher = hub.loop.signal(_signal.SIGCHLD, ref=True)
     watcher.start(cur.switch, watcher)
-    entry = loop._add_timer(timeout, cur.switch, (TIMED_OUT,)) if timeout is not None else None
+    deadline = None if timeout is None else _monotonic() + timeout
     try:
         while not _child_exited(pid):   # checked after the watcher starts: no lost signal
-            if hub.switch() is TIMED_OUT:
+            left = None if deadline is None else deadline - _monotonic()
+            if park(hub, cur, left) is TIMED_OUT:
                 return False
         return True
     finally:
         watcher.stop()
-        if entry is not None and entry[2] is not None:
-            loop._cancel_timer(entry)
 
 
 _watched: dict[int, ChildWatcher] = {}

@@ -28,6 +28,7 @@ from __future__ import annotations
 import queue as _std_queue
 import reprlib
 import types
+import threading
 import warnings
 from collections import deque
 from functools import partial
@@ -37,9 +38,11 @@ from typing import Any, Iterable
 
 from greenlet import getcurrent as _getcurrent
 
-from ._core.exceptions import BlockingSwitchOutError, InvalidSwitchError
-from ._core.hub import BLOCKING_MESSAGE, TIMED_OUT, get_hub
-from ._core.waiter import Linkable, check_timeout
+from ._core.exceptions import TIMED_OUT, InvalidSwitchError, check_can_block
+from ._core.hub import get_hub
+from ._core.waiter import Linkable, check_timeout_nonnegative as check_timeout, discard, park
+
+_get_ident = threading.get_ident   # the real one: patch_thread makes it per-greenlet
 
 __implements__ = ["Queue", "LifoQueue", "PriorityQueue", "SimpleQueue"]
 __extensions__ = ["JoinableQueue", "Channel"]
@@ -129,7 +132,7 @@ class SimpleQueue(_IterateByGet):
         self._all_done: Any = None
         # Made once: scheduling a wakeup allocates nothing (costs a cycle, so
         # a dropped queue is freed by the gc rather than at once).
-        self._unlock_cb = (self._unlock, ())
+        self._unlock_cb = self._unlock   # bound once: scheduled on every wakeup
         self._init(items)
 
     def _init(self, items):
@@ -212,13 +215,13 @@ class SimpleQueue(_IterateByGet):
         if hub is None:
             hub = self.hub = get_hub()
         if cur is hub:
-            raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+            check_can_block(hub, cur)
         sw = cur.switch
         putters.append(sw)
         if len(q) < lim:
             self._schedule_unlock()
         while True:
-            result = _park(hub, putters, sw, timeout)
+            result = _park(hub, cur, putters, sw, timeout)
             if result is self:
                 if self.is_shutdown:
                     raise ShutDown
@@ -230,7 +233,7 @@ class SimpleQueue(_IterateByGet):
                     return
                 putters.appendleft(sw)  # pragma: no cover - the notifier never does this
                 continue
-            _discard(putters, sw)
+            discard(putters, sw)
             if result is TIMED_OUT:
                 raise Full
             raise InvalidSwitchError(f"Invalid switch into {cur!r} in put() on {self!r}: got {result!r}")
@@ -283,7 +286,7 @@ class SimpleQueue(_IterateByGet):
                 raise ShutDown
             if not block:
                 raise Empty
-            raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+            check_can_block(hub, cur)
         getters = self.getters
         sw = cur.switch
         getters.append(sw)
@@ -294,10 +297,10 @@ class SimpleQueue(_IterateByGet):
                 try:
                     result = hub.switch()
                 except BaseException:
-                    _discard(getters, sw)
+                    discard(getters, sw)
                     raise
             else:
-                result = _park(hub, getters, sw, timeout)
+                result = _park(hub, cur, getters, sw, timeout)
             if result is self:
                 if q:
                     if peek:
@@ -310,7 +313,7 @@ class SimpleQueue(_IterateByGet):
                     raise ShutDown
                 getters.appendleft(sw)  # pragma: no cover - the notifier never does this
                 continue
-            _discard(getters, sw)
+            discard(getters, sw)
             if result is TIMED_OUT:
                 raise Empty
             raise InvalidSwitchError(f"Invalid switch into {cur!r} in get() on {self!r}: got {result!r}")
@@ -331,7 +334,10 @@ class SimpleQueue(_IterateByGet):
             hub = self.hub
             if hub is None:
                 hub = self.hub = get_hub()
-            hub.loop._ready.append(self._unlock_cb)
+            if hub.thread_ident == _get_ident():
+                hub.loop.schedule(self._unlock_cb)
+            else:  # put() from another OS thread: wake that hub now
+                hub.loop.run_callback_threadsafe(self._unlock_cb)
 
     def _unlock(self):
         """In the hub: switch waiting getters while there are items, and
@@ -551,7 +557,7 @@ class Channel(_IterateByGet):
                     self._schedule_unlock()
                 return
             if block:
-                raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+                check_can_block(hub, cur)
             raise Full
         if timeout is not None:
             timeout = check_timeout(timeout)
@@ -561,13 +567,13 @@ class Channel(_IterateByGet):
         if self.getters:
             self._schedule_unlock()
         try:
-            result = _park(hub, putters, offer, timeout)
+            result = _park(hub, cur, putters, offer, timeout)
         except BaseException:
-            _discard(self._accepted, offer.switch)
+            discard(self._accepted, offer.switch)
             raise
         if result is self:
             return
-        _discard(putters, offer)
+        discard(putters, offer)
         if result is TIMED_OUT:
             try:
                 self._accepted.remove(offer.switch)
@@ -598,16 +604,16 @@ class Channel(_IterateByGet):
         if hub is None:
             hub = self.hub = get_hub()
         if cur is hub:
-            raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+            check_can_block(hub, cur)
         getters = self.getters
         sw = cur.switch
         getters.append(sw)
         if self.putters or self._handoff:
             self._schedule_unlock()
-        result = _park(hub, getters, sw, timeout)
+        result = _park(hub, cur, getters, sw, timeout)
         if result is self:
             return self._handoff.popleft()
-        _discard(getters, sw)
+        discard(getters, sw)
         if result is TIMED_OUT:
             raise Empty
         raise InvalidSwitchError(f"Invalid switch into {cur!r} in get() on {self!r}: got {result!r}")
@@ -621,7 +627,7 @@ class Channel(_IterateByGet):
             hub = self.hub
             if hub is None:
                 hub = self.hub = get_hub()
-            hub.loop._ready.append((self._unlock, ()))
+            _schedule(hub, self._unlock)
 
     def _unlock(self):
         """In the hub: pair waiting getters with offers, wake them, then
@@ -666,30 +672,21 @@ class _Offer:
         self.switch = switch
 
 
-def _park(hub, waiters, registration, timeout):
-    """Switch to the hub until woken; return what we were switched with.
-    On an exception, remove ``registration`` from ``waiters`` and re-raise."""
-    if timeout is None:
-        try:
-            return hub.switch()
-        except BaseException:
-            _discard(waiters, registration)
-            raise
-    loop = hub.loop
-    sw = registration if not isinstance(registration, _Offer) else registration.switch
-    entry = loop._add_timer(timeout, sw, (TIMED_OUT,))
+def _park(hub, cur, waiters, registration, timeout):
+    """``park`` until woken; return what we were switched with. On an
+    exception, remove ``registration`` from ``waiters`` and re-raise."""
     try:
-        return hub.switch()
+        return park(hub, cur, timeout)
     except BaseException:
-        _discard(waiters, registration)
+        discard(waiters, registration)
         raise
-    finally:
-        if entry[2] is not None:
-            loop._cancel_timer(entry)
 
 
-def _discard(waiters, item):
-    try:
-        waiters.remove(item)
-    except ValueError:
-        pass
+def _schedule(hub, func):
+    """Run ``func`` in ``hub`` soon."""
+    # From the hub's own thread a plain schedule; from another OS thread the
+    # hub's thread-safe wakeup, so a waiter there wakes at once.
+    if hub.thread_ident == _get_ident():
+        hub.loop.schedule(func)
+    else:
+        hub.loop.run_callback_threadsafe(func)

@@ -19,11 +19,10 @@ from __future__ import annotations
 import select as _std
 from typing import Any, Iterable
 
-from greenlet import getcurrent as _getcurrent
-
-from ._core.exceptions import BlockingSwitchOutError
-from ._core.hub import BLOCKING_MESSAGE, TIMED_OUT, get_hub, sleep
+from ._core.exceptions import TIMED_OUT, check_can_block
+from ._core.hub import get_hub, sleep
 from ._core.loop import READ, WRITE
+from ._core.waiter import park
 
 #: Stdlib names this module rewrites to cooperate.
 __implements__ = ["select", "poll"]
@@ -123,17 +122,17 @@ class _Wakeup:
     """Watcher callback shared by all the fds of one wait: schedules one
     switch into the waiting greenlet, however many fds fire."""
 
-    __slots__ = ("loop", "item", "fired")
+    __slots__ = ("loop", "switch", "fired")
 
     def __init__(self, loop, switch):
         self.loop = loop
-        self.item = (switch, (self,))
+        self.switch = switch
         self.fired = False
 
     def __call__(self):
         if not self.fired:
             self.fired = True
-            self.loop._ready.append(self.item)
+            self.loop.schedule(self.switch, self)
 
 
 def _wait_ready(fds: dict, timeout, probe, ready, expired):
@@ -166,33 +165,23 @@ def _wait_ready(fds: dict, timeout, probe, ready, expired):
 def _wait_fds(hub, fds: dict, timeout) -> bool:
     """Wait until one of ``fds`` (fd -> READ|WRITE) is ready: True; or
     ``timeout`` passes: False."""
-    cur = _getcurrent()
-    if cur is hub:
-        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+    cur = check_can_block(hub)
     loop = hub.loop
     switch = cur.switch
     wake = _Wakeup(loop, switch)
     watchers = []
-    entry = None
     result = None
     try:
         for fd, events in fds.items():
             w = loop.io(fd, events)
             w.start(wake)
             watchers.append(w)
-        if timeout is not None:
-            entry = loop._add_timer(timeout, switch, (TIMED_OUT,))
-        result = hub.switch()
+        result = park(hub, cur, timeout)
     finally:
         for w in watchers:
             w.stop()
-        if entry is not None and entry[2] is not None:
-            loop._cancel_timer(entry)
         if wake.fired and result is not wake:
-            try:
-                loop._ready.remove(wake.item)  # fired, but the switch has not run
-            except ValueError:
-                pass
+            loop.unschedule(switch, wake)  # fired, but the switch has not run
         wake.fired = True
     return result is not TIMED_OUT
 

@@ -26,11 +26,12 @@ import subprocess as _std
 from time import monotonic as _monotonic
 from typing import Any
 
-from greenlet import getcurrent as _getcurrent
-
-from ._core.exceptions import BlockingSwitchOutError, InvalidSwitchError
-from ._core.hub import BLOCKING_MESSAGE, TIMED_OUT, get_hub, get_hub_if_exists, sleep as _sleep
+from ._core.exceptions import TIMED_OUT, InvalidSwitchError, check_can_block
+from ._core.hub import get_hub, get_hub_if_exists, sleep as _sleep
 from ._core.loop import READ, WRITE
+from ._core.waiter import check_timeout as _check_timeout, park
+from .event import AsyncResult
+from .greenlet import spawn as _spawn
 from .os import _read as _os_read, _write as _os_write, make_nonblocking, wait_child, wait_fd
 
 __implements__ = ["Popen", "call", "check_call", "check_output", "run", "getoutput", "getstatusoutput"]
@@ -131,20 +132,58 @@ def _cooperative_file(f, bufsize):
 
 
 class Popen(_std.Popen):
-    """``subprocess.Popen`` whose waits and pipe I/O are cooperative."""
+    """``subprocess.Popen`` whose waits and pipe I/O are cooperative.
+
+    ``rawlink(callback)`` calls ``callback(self)`` in the hub once the child
+    has exited, so ``coopshell.wait()``/``iwait()`` accept a Popen (gevent's API).
+    """
+
+    text_mode: Any   # set by the stdlib's __init__ (encoding or errors or text or universal_newlines)
 
     def __init__(self, args, bufsize: int = -1, *more: Any, **kwargs: Any):
         super().__init__(args, bufsize, *more, **kwargs)
         self._coop_state = None
+        self._exited: AsyncResult | None = None
+        self._links_map: dict[Any, Any] = {}
         for name in ("stdin", "stdout", "stderr"):
             f = getattr(self, name)
             if f is not None:
                 setattr(self, name, _cooperative_file(f, bufsize))
 
+    def rawlink(self, callback: Any) -> None:
+        """Call ``callback(self)`` in the hub when the child exits."""
+        if not callable(callback):
+            raise TypeError(f"Expected callable: {callback!r}")
+        exited = self._exited
+        if exited is None:
+            exited = self._exited = AsyncResult()
+            if self.returncode is not None:
+                exited.set(self.returncode)
+            else:
+                _spawn(self._watch_exit, exited)
+        wrapper = self._links_map.get(callback)
+        if wrapper is None:
+            def wrapper(_result: Any, callback: Any = callback) -> None:
+                callback(self)
+            self._links_map[callback] = wrapper
+        exited.rawlink(wrapper)
+
+    def unlink(self, callback: Any) -> None:
+        wrapper = self._links_map.pop(callback, None)
+        if wrapper is not None and self._exited is not None:
+            self._exited.unlink(wrapper)
+
+    def _watch_exit(self, exited: AsyncResult) -> None:
+        try:
+            exited.set(self.wait())
+        except BaseException as exc:  # pragma: no cover - wait() itself failed
+            exited.set_exception(exc)
+
     def _wait(self, timeout):
         # Called by the stdlib's wait() (and so by __exit__).
         if self.returncode is not None:
             return self.returncode
+        timeout = _check_timeout(timeout)
         deadline = None if timeout is None else _monotonic() + timeout
         while self.poll() is None:
             if deadline is None:
@@ -165,6 +204,7 @@ class Popen(_std.Popen):
         all cooperatively; returns ``(stdout, stderr)``."""
         if self._communication_started and input:
             raise ValueError("Cannot send input after starting communication")
+        timeout = _check_timeout(timeout)
         endtime = None if timeout is None else _monotonic() + timeout
         try:
             stdout, stderr = self._coop_communicate(input, endtime, timeout)
@@ -205,7 +245,7 @@ class Popen(_std.Popen):
         readers = {f.fileno(): (f, chunks) for f, chunks in outputs.items() if not f.closed}
         writing = state["input"] is not None and stdin is not None and not stdin.closed
         watchers = {}
-        hub = loop = entry = None
+        hub = loop = None
         try:
             while True:
                 for fd, (f, chunks) in list(readers.items()):
@@ -229,11 +269,7 @@ class Popen(_std.Popen):
                 if hub is None:
                     hub = get_hub()
                     loop = hub.loop
-                    cur = _getcurrent()
-                    if cur is hub:
-                        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
-                    if endtime is not None:
-                        entry = loop._add_timer(max(0.0, endtime - _monotonic()), cur.switch, (TIMED_OUT,))
+                    cur = check_can_block(hub)
                 for fd in readers:
                     if fd not in watchers:
                         w = watchers[fd] = loop.io(fd, READ)
@@ -243,9 +279,8 @@ class Popen(_std.Popen):
                     if fd not in watchers:
                         w = watchers[fd] = loop.io(fd, WRITE)
                         w.start(cur.switch, w)
-                result = hub.switch()
+                result = park(hub, cur, None if endtime is None else endtime - _monotonic())
                 if result is TIMED_OUT:
-                    entry = None
                     raise TimeoutExpired(self.args, orig_timeout,
                                          output=b"".join(outputs[self.stdout]) if self.stdout in outputs else None,
                                          stderr=b"".join(outputs[self.stderr]) if self.stderr in outputs else None)
@@ -254,8 +289,6 @@ class Popen(_std.Popen):
         finally:
             for w in watchers.values():
                 w.stop()
-            if entry is not None and entry[2] is not None:
-                loop._cancel_timer(entry)
         out = self._coop_result(outputs, self.stdout)
         err = self._coop_result(outputs, self.stderr)
         return out, err
@@ -302,6 +335,7 @@ def run(*popenargs: Any, input: Any = None, capture_output: bool = False, timeou
         if kwargs.get("stdout") is not None or kwargs.get("stderr") is not None:
             raise ValueError("stdout and stderr arguments may not be used with capture_output.")
         kwargs["stdout"] = kwargs["stderr"] = PIPE
+    timeout = _check_timeout(timeout)   # before the child exists: a bad value leaves none behind
     with Popen(*popenargs, **kwargs) as process:
         try:
             stdout, stderr = process.communicate(input, timeout=timeout)
@@ -320,6 +354,7 @@ def run(*popenargs: Any, input: Any = None, capture_output: bool = False, timeou
 
 def call(*popenargs: Any, timeout: float | None = None, **kwargs: Any) -> int:
     """``subprocess.call``: run, wait cooperatively, return the exit code."""
+    timeout = _check_timeout(timeout)
     with Popen(*popenargs, **kwargs) as p:
         try:
             return p.wait(timeout=timeout)

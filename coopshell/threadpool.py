@@ -39,12 +39,22 @@ from threading import Condition as _Condition
 from typing import Any, Callable, Iterable, Iterator
 from weakref import WeakSet, ref as _weakref
 
+from ._config import config
 from ._core.exceptions import InvalidThreadUseError
-from ._core.hub import get_hub
+from ._core.hub import get_hub, set_threadpool_factory
 from ._core.waiter import check_timeout
 from .event import AsyncResult, Event
+from .greenlet import spawn
 
-__all__ = ["ThreadPool", "ThreadPoolExecutor", "Future", "get_default_pool", "DEFAULT_MAXSIZE"]
+__all__ = ["ThreadPool", "ThreadResult", "ThreadPoolExecutor", "Future", "get_default_pool",
+           "DEFAULT_MAXSIZE"]
+
+
+class ThreadResult(AsyncResult):
+    """What ``ThreadPool.spawn`` returns (gevent's name): an AsyncResult that
+    a worker thread fills and the pool's hub delivers."""
+
+    __slots__ = ()
 
 # The originals, whatever monkey patching does later.
 _start_new_thread = _thread.start_new_thread
@@ -157,7 +167,7 @@ class ThreadPool:
         AsyncResult gets its value or exception."""
         if not callable(func):
             raise TypeError(f"spawn() expected a callable, got {func!r}")
-        result = AsyncResult()
+        result = ThreadResult()
         result.hub = self.hub
         self._submit(func, args, kwargs, result)
         return result
@@ -200,10 +210,31 @@ class ThreadPool:
 
             def on_done(r, callback=callback):
                 if r.successful():
-                    from .greenlet import spawn
                     spawn(callback, r.value)
             result.rawlink(on_done)
         return result
+
+    def apply_cb(self, func: Callable[..., Any], args: Iterable[Any] | None = None,
+                 kwds: dict | None = None, callback: Callable[[Any], Any] | None = None) -> Any:
+        """``apply(func, args, kwds)``, then ``callback(result)`` in this
+        greenlet; returns the result (gevent's ``apply_cb``)."""
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        result = self.apply(func, args or (), kwds)
+        if callback is not None:
+            callback(result)
+        return result
+
+    def map_async(self, func: Callable[..., Any], iterable: Iterable[Any],
+                  callback: Callable[[Any], Any] | None = None) -> Any:
+        """A Greenlet computing ``map(func, iterable)`` in threads; its value is
+        the list, and ``callback(list)`` runs when it succeeds."""
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        g = spawn(self.map, func, iterable)
+        if callback is not None:
+            g.link_value(lambda done: callback(done.value))
+        return g
 
     def map(self, func: Callable[..., Any], *iterables: Iterable[Any]) -> list:
         """``list(map(func, *iterables))`` with the calls run in threads."""
@@ -394,21 +425,25 @@ def _unordered(done, ready, n):
 def _check_size(name, value):
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, got {value!r}")
-    low = 1 if name == "maxsize" else 0   # a pool of 0 threads would hang every waiter
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+    # maxsize=0 is gevent's "no threads yet": work queues until it is raised.
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
     return value
 
 
 def get_default_pool(hub=None) -> ThreadPool:
-    """The hub's default pool (``DEFAULT_MAXSIZE`` threads), made on first use;
+    """The hub's default pool (``coopshell.config.threadpool_size`` threads,
+    default ``DEFAULT_MAXSIZE``), made on first use;
     ``Hub.threadpool`` returns the same object."""
     if hub is None:
         hub = get_hub()
     pool = hub._threadpool
     if pool is None:
-        pool = hub._threadpool = ThreadPool(DEFAULT_MAXSIZE, hub)
+        pool = hub._threadpool = ThreadPool(config.threadpool_size or DEFAULT_MAXSIZE, hub)
     return pool
+
+
+set_threadpool_factory(get_default_pool)
 
 
 def in_worker_thread() -> bool:
@@ -431,6 +466,7 @@ class Future(_cf.Future):
         self._hub = get_hub() if hub is None else hub
         self._done_event = AsyncResult()
         self._done_event.hub = self._hub
+        self._links_map: dict[Any, Callable[[Any], None]] = {}
 
     def _coop_wait(self, timeout):
         if self._state in _FINAL_STATES or _get_ident() != self._hub.thread_ident:
@@ -442,6 +478,24 @@ class Future(_cf.Future):
 
     def result(self, timeout: float | None = None) -> Any:
         return super().result(self._coop_wait(timeout))
+
+    def rawlink(self, callback: Callable[[Any], Any]) -> None:
+        """Call ``callback(self)`` in the hub once the future is done, so
+        ``coopshell.wait()``/``iwait()`` accept futures (as gevent's do)."""
+        if not callable(callback):
+            raise TypeError(f"Expected callable: {callback!r}")
+        links = self._links_map
+        wrapper = links.get(callback)
+        if wrapper is None:
+            def wrapper(_event: Any, callback: Callable[[Any], Any] = callback) -> None:
+                callback(self)
+            links[callback] = wrapper
+        self._done_event.rawlink(wrapper)
+
+    def unlink(self, callback: Callable[[Any], Any]) -> None:
+        wrapper = self._links_map.pop(callback, None)
+        if wrapper is not None:
+            self._done_event.unlink(wrapper)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         return super().exception(self._coop_wait(timeout))
@@ -523,6 +577,14 @@ class ThreadPoolExecutor(_cf.ThreadPoolExecutor):
         pool._close_when_idle()
         if wait and _get_ident() == pool.hub.thread_ident:
             pool.join()
+
+    def kill(self, wait: bool = True) -> None:
+        """gevent's ``kill``: shut down, cancel what has not started, and stop
+        the threads; with ``wait``, wait for running calls to finish."""
+        self.shutdown(wait=False, cancel_futures=True)
+        self._pool.kill()
+        if wait and _get_ident() == self._pool.hub.thread_ident:
+            self._pool.join()
 
     def __repr__(self):
         return f"<{type(self).__name__} at {id(self):#x} max_workers={self._max_workers} {self._pool!r}>"

@@ -29,8 +29,13 @@ _NONE: Any = object()
 
 class Timeout(BaseException):
     """Raise ``exception`` (default: this Timeout) in the greenlet that
-    started the timer, ``seconds`` later. ``seconds=None`` never fires;
-    ``exception=False`` makes a ``with`` block end silently."""
+    started the timer, ``seconds`` later. ``seconds=None`` never fires; zero
+    or negative seconds fire at once (in the next loop pass), as in gevent.
+
+    ``exception`` is, as in gevent: None (raise this Timeout), False (raise
+    this Timeout, and a ``with`` block ends silently), a string (raise this
+    Timeout, with the string in its message), an exception class (raise a
+    new instance) or an exception instance (raise it)."""
 
     def __init__(self, seconds: float | None = None, exception: Any = None,
                  ref: bool = True, priority: int = -1):
@@ -38,7 +43,7 @@ class Timeout(BaseException):
         self.seconds = check_timeout(seconds)
         self.exception = exception
         self._ref = ref
-        self._entry = None
+        self._entry: Any = None   # the loop's TimerHandle while pending
 
     # -- timer -----------------------------------------------------------------
 
@@ -48,17 +53,24 @@ class Timeout(BaseException):
             raise AssertionError(f"{self!r} is already started; to restart it, cancel it first")
         if self.seconds is None:
             return
+        exc = self.exception
+        if exc is None or exc is False or isinstance(exc, str):
+            throws: Any = self
+        elif isinstance(exc, BaseException) or (isinstance(exc, type) and issubclass(exc, BaseException)):
+            throws = exc
+        else:
+            raise TypeError(f"Timeout exception must be None, False, a string, an exception class or "
+                            f"an exception instance, got {exc!r}")
         cur = _getcurrent()
-        self._entry = get_hub().loop._add_timer(
-            self.seconds, self._fire, (cur, getattr(cur, "task", None)), self._ref)
+        self._entry = get_hub().loop.add_timer(
+            self.seconds, self._fire, cur, getattr(cur, "task", None), throws, ref=self._ref)
 
-    def _fire(self, glet, task):
+    def _fire(self, glet: Any, task: Any, throws: Any) -> None:
         self._entry = None
         # A pooled worker greenlet may have moved on to another task.
         if glet.dead or getattr(glet, "task", None) is not task:
             return
-        exc = self.exception
-        glet.throw(self if exc is None or exc is False else exc)
+        glet.throw(throws)
 
     @classmethod
     def start_new(cls, timeout: float | Timeout | None = None, exception: Any = None,
@@ -82,15 +94,14 @@ class Timeout(BaseException):
     def pending(self) -> bool:
         """True while the timer runs."""
         e = self._entry
-        return e is not None and e[2] is not None
+        return e is not None and e.pending
 
     def cancel(self) -> None:
         """Stop the timer if it runs; safe to call more than once."""
         e = self._entry
         if e is not None:
             self._entry = None
-            if e[2] is not None:
-                get_hub().loop._cancel_timer(e)
+            e.cancel()
 
     close = cancel
 

@@ -138,16 +138,27 @@ def test_get_timeout_and_nonblocking_raise_timeout():
     g.kill()
 
 
+def test_negative_timeouts_time_out_at_once_as_gevent():
+    g = co.spawn(co.sleep, 0.5)
+    assert g.join(timeout=-1) is None and not g.dead
+    with pytest.raises(co.Timeout):
+        g.get(timeout=-1)
+    assert co.joinall([g], timeout=-0.5) == []
+    assert co.joinall([], timeout=-1) == []
+    ran = []
+    co.spawn_later(-1, ran.append, 1).join()
+    assert ran == [1]
+    g.kill()
+
+
 def test_bad_timeouts_raise_at_call():
     g = co.spawn(co.sleep, 0)
-    with pytest.raises(ValueError):
-        g.join(timeout=-1)
     with pytest.raises(TypeError):
         g.get(timeout="soon")
-    with pytest.raises(ValueError):
-        co.joinall([g], timeout=-0.5)
-    with pytest.raises(ValueError):
-        co.spawn_later(-1, print)
+    for call in (lambda: g.join(timeout=float("nan")), lambda: co.joinall([g], timeout=float("nan")),
+                 lambda: co.spawn_later(float("nan"), print)):
+        with pytest.raises(ValueError, match="NaN"):
+            call()
     g.join()
 
 
@@ -160,10 +171,29 @@ def test_link_ordering_and_kinds(quiet_hub):
     g.link_value(lambda s: order.append(("value", s.value)))
     g.link_exception(lambda s: order.append(("exc", s.value)))
     g.join()
-    co.sleep(0.01)
-    # rawlinks run in the hub in registration order; spawned links after.
-    assert order[:2] == [("raw1", 7), ("raw2", 7)]
-    assert sorted(order[2:]) == [("link", 7), ("value", 7)]
+    # gevent's order: every link, in registration order, has run when join()
+    # returns; link() callbacks run in their own greenlet, started at once.
+    assert order == [("raw1", 7), ("link", 7), ("raw2", 7), ("value", 7)]
+
+
+def test_links_run_before_join_returns_even_if_they_block():
+    from coopshell.event import Event
+    order = []
+    finished = Event()
+
+    def slow_link(source):
+        order.append("link start")
+        co.sleep(0.01)
+        order.append("link end")
+        finished.set()
+
+    g = co.spawn(order.append, "run")
+    g.link(slow_link)
+    g.link(lambda s: order.append("second link"))
+    g.join()
+    assert order == ["run", "link start", "second link"]
+    assert finished.wait(10)
+    assert order[-1] == "link end"
 
 
 def test_link_exception_only_on_failure(quiet_hub):

@@ -108,7 +108,7 @@ def test_size_maxsize_and_kill():
     with pytest.raises(ValueError):
         pool.size = 5
     with pytest.raises(ValueError):
-        pool.maxsize = 0
+        pool.maxsize = -1
     with pytest.raises(TypeError):
         ThreadPool("4")
     pool.maxsize = 1

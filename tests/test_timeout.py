@@ -48,10 +48,36 @@ def test_start_twice_is_an_error():
 def test_none_never_fires_and_bad_values_raise():
     with Timeout(None):
         co.sleep(0.01)
-    with pytest.raises(ValueError):
-        Timeout(-1)
+    with pytest.raises(ValueError, match="NaN"):
+        Timeout(float("nan"))
     with pytest.raises(TypeError):
         Timeout("1")
+
+
+def test_negative_seconds_fire_at_once():
+    with pytest.raises(Timeout):
+        with Timeout(-1):
+            co.sleep(10)
+
+
+def test_exception_argument_forms_as_gevent():
+    with pytest.raises(Timeout, match="too slow") as info:
+        with Timeout(0.01, "too slow"):
+            co.sleep(10)
+    assert info.value.exception == "too slow"
+
+    with pytest.raises(KeyError):
+        with Timeout(0.01, KeyError):
+            co.sleep(10)
+
+    err = ValueError("mine")
+    with pytest.raises(ValueError) as info2:
+        with Timeout(0.01, err):
+            co.sleep(10)
+    assert info2.value is err
+
+    with pytest.raises(TypeError, match="exception class"):
+        Timeout(0.01, 42).start()
 
 
 def test_timeout_in_greenlet_is_not_caught_by_except_exception():

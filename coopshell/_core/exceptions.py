@@ -1,11 +1,15 @@
-"""Every exception the runtime raises on its own account, in one place."""
+"""Every exception the runtime raises on its own account, in one place, plus
+the two markers every wait shares: ``TIMED_OUT`` and ``check_can_block``."""
 
 from __future__ import annotations
 
-from greenlet import GreenletExit
+from typing import Any
+
+from greenlet import GreenletExit, getcurrent as _getcurrent
 
 __all__ = ["GreenletExit", "LoopExit", "BlockingSwitchOutError", "InvalidSwitchError",
-           "ConcurrentObjectUseError", "InvalidThreadUseError", "HubDestroyed"]
+           "ConcurrentObjectUseError", "InvalidThreadUseError", "HubDestroyed",
+           "TIMED_OUT", "BLOCKING_MESSAGE", "check_can_block"]
 
 
 class LoopExit(Exception):
@@ -33,3 +37,33 @@ class InvalidThreadUseError(RuntimeError):
 
 class HubDestroyed(GreenletExit):
     """Thrown into the hub greenlet to end it when the hub is destroyed."""
+
+
+class _TimedOut:
+    """The value a timer switches into a waiting greenlet when its wait ends."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TIMED_OUT"
+
+
+#: Passed to a waiting greenlet's switch by the timer that ends its wait.
+TIMED_OUT: Any = _TimedOut()
+
+#: gevent's wording first (code matches on it), then what to do instead.
+BLOCKING_MESSAGE = ("Impossible to call blocking function in the event loop callback: "
+                    "this code runs in the hub (a rawlink, watcher or loop callback), which "
+                    "cannot wait. Do the blocking work in a greenlet instead, e.g. "
+                    "coopshell.spawn(func, *args), or use a non-blocking variant (get_nowait, "
+                    "block=False).")
+
+
+def check_can_block(hub: Any, cur: Any = None) -> Any:
+    """Return the current greenlet; raise ``BlockingSwitchOutError`` if it is
+    ``hub`` (code running inside the hub must never wait)."""
+    if cur is None:
+        cur = _getcurrent()
+    if cur is hub:
+        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+    return cur

@@ -14,28 +14,39 @@ left that could wake it, the parent gets ``LoopExit`` naming what it waited on.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import threading
-import traceback
+from typing import Any, Callable
 
 from greenlet import GreenletExit, getcurrent as _getcurrent, greenlet
 
-from .exceptions import BlockingSwitchOutError, HubDestroyed, InvalidSwitchError, LoopExit
+from . import sigint
+from .exceptions import (BLOCKING_MESSAGE, TIMED_OUT, BlockingSwitchOutError, HubDestroyed,
+                         InvalidSwitchError, LoopExit, check_can_block)
+from .frames import describe_wait
+from .io_wait import cancel_wait
 from .loop import Loop
+from .park import park
 
 __all__ = ["Hub", "get_hub", "get_hub_if_exists", "set_hub", "sleep", "idle", "reinit",
-           "wait_on_watcher", "TIMED_OUT", "BLOCKING_MESSAGE", "check_can_block"]
+           "wait_on_watcher", "set_threadpool_factory", "TIMED_OUT", "BLOCKING_MESSAGE",
+           "check_can_block"]
 
-BLOCKING_MESSAGE = "Impossible to call blocking function in the event loop callback"
+#: Makes a hub's default thread pool: ``factory(hub) -> pool``. The io layer
+#: (``coopshell.threadpool``) registers it at import; the core never imports upward.
+_threadpool_factory: Callable[[Any], Any] | None = None
 
-# Passed to a waiting greenlet's switch by the timer that ends its wait.
-TIMED_OUT = type("TimedOut", (), {"__repr__": lambda self: "TIMED_OUT", "__slots__": ()})()
+
+def set_threadpool_factory(factory: Callable[[Any], Any]) -> None:
+    """Register what ``Hub.threadpool`` calls to make a hub's default pool."""
+    global _threadpool_factory
+    _threadpool_factory = factory
 
 _ThreadLocal = threading.local   # the original, even if threading is patched later
 _tls = _ThreadLocal()
 _get_ident = threading.get_ident  # the real one: patch_thread makes it per-greenlet
+_main_ident = threading.main_thread().ident
 
 
 def _root_greenlet():
@@ -62,22 +73,24 @@ class Hub(greenlet):
         self.thread_ident = _get_ident()
         self._exception_stream = None
         self._destroyed = False
-        self.workers = []   # idle worker greenlets, reused by coopshell.greenlet
-        self._threadpool = None
+        self.workers: list[Any] = []   # idle worker greenlets, reused by coopshell.greenlet
+        self._threadpool: Any = None
+        if self.thread_ident == _main_ident:
+            sigint.install(self)
 
     # -- the default thread pool -------------------------------------------------
 
     @property
     def threadpool(self):
-        """This hub's default ``coopshell.threadpool.ThreadPool``, made on first use.
-
-        The one sanctioned upward reference from the core: the io layer's
-        module is imported by name, lazily, on first access only, so the core
-        never imports it at load time and ``import coopshell`` stays light.
-        """
+        """This hub's default ``coopshell.threadpool.ThreadPool``, made on first use
+        by the factory the io layer registered (``set_threadpool_factory``)."""
         pool = self._threadpool
         if pool is None:
-            pool = importlib.import_module("coopshell.threadpool").get_default_pool(self)
+            if _threadpool_factory is None:
+                raise RuntimeError("no thread pool is registered with the hub: import "
+                                   "coopshell.threadpool (it registers the default pool), or "
+                                   "assign hub.threadpool")
+            pool = _threadpool_factory(self)
         return pool
 
     @threadpool.setter
@@ -109,6 +122,13 @@ class Hub(greenlet):
         self.print_exception(context, type, value, tb)
 
     def handle_system_error(self, type, value, tb=None):
+        """Raise ``value`` (KeyboardInterrupt, SystemExit...) in the main greenlet now.
+
+        From another greenlet (one that died of it), that greenlet is
+        rescheduled first, so it finishes if the main greenlet carries on,
+        and the exception is thrown into the main greenlet at once: a
+        ``join()`` there raises it instead of returning (gevent's order).
+        """
         cur = _getcurrent()
         if cur is self:
             # Raised in a callback while the hub runs: the parent is parked
@@ -117,12 +137,16 @@ class Hub(greenlet):
         elif cur is self.parent:
             raise value
         else:
-            self.loop.run_callback(self._throw_to_parent, value)
+            self.loop.schedule_first(cur.switch)
+            self.parent.throw(value)
 
-    def _throw_to_parent(self, value):
-        self.parent.throw(value)
+    def _deliver_interrupt(self):
+        """Raise a deferred Ctrl-C (see ``sigint``) in the main greenlet."""
+        if not self.parent.dead:
+            self.parent.throw(KeyboardInterrupt())
 
     def print_exception(self, context, type, value, tb):
+        import traceback  # lazily: it costs ~9 ms of import time
         stream = self.exception_stream
         try:
             text = "".join(traceback.format_exception(type, value, tb))
@@ -176,30 +200,8 @@ class Hub(greenlet):
             loop.nowait = False
 
     def _describe_stuck_wait(self):
-        frame = self.parent.gr_frame
-        api = None
-        user = None
-        f = frame
-        while f is not None:
-            if f.f_globals.get("__name__", "").partition(".")[0] == "coopshell":
-                api = f
-            elif api is not None:
-                user = f
-                break
-            f = f.f_back
-        what = "a wait"
-        if api is not None:
-            code = api.f_code
-            name = getattr(code, "co_qualname", code.co_name)
-            what = f"{name}()"
-            obj = api.f_locals.get("self")
-            if obj is not None and obj is not self:
-                try:
-                    what += f" on {obj!r}"
-                except Exception:
-                    what += f" on a {type(obj).__name__}"
-        where = f" at {user.f_code.co_filename}:{user.f_lineno}" if user is not None else ""
         who = "the main greenlet" if self.parent.parent is None else repr(self.parent)
+        what, where = describe_wait(self.parent.gr_frame, self)
         return (f"This operation would block forever: {who} waits in {what}{where}, "
                 f"and nothing left in the loop (callbacks, timers, I/O watchers) can wake it.")
 
@@ -212,7 +214,6 @@ class Hub(greenlet):
     def cancel_wait(self, watcher, error, close_watcher=False) -> None:
         """Make the greenlet waiting on the I/O ``watcher`` raise ``error``.
         A no-op if the wait has already ended some other way."""
-        from .io_wait import cancel_wait
         cancel_wait(watcher, error)
         if close_watcher:
             watcher.close()
@@ -220,25 +221,19 @@ class Hub(greenlet):
     def join(self, timeout=None) -> bool:
         """Wait (from the main greenlet) until the loop has nothing left to do.
         Returns True if it ran out of work, False on timeout."""
-        cur = _getcurrent()
-        if cur is self:
-            raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+        cur = check_can_block(self)
         if self.dead or self._destroyed:
             return True
-        loop = self.loop
-        entry = loop._add_timer(timeout, cur.switch, (TIMED_OUT,), False) if timeout is not None else None
         try:
-            result = self.switch()
+            result = park(self, cur, timeout, ref=False)
         except LoopExit:
             return True
-        finally:
-            if entry is not None:
-                loop._cancel_timer(entry)
         return result is not TIMED_OUT
 
     def destroy(self, destroy_loop=None) -> None:
-        """Stop the hub; with ``destroy_loop`` (default: not the main thread's
-        default loop) close the loop too."""
+        """Stop the hub: kill its thread pool, end the hub greenlet, and forget
+        it as this thread's hub. ``destroy_loop`` (default True) also closes
+        the loop; pass False to keep the loop for a new hub."""
         self._destroyed = True
         pool, self._threadpool = self._threadpool, None
         if pool is not None:
@@ -252,6 +247,7 @@ class Hub(greenlet):
             destroy_loop = True
         if destroy_loop:
             self.loop.destroy()
+        sigint.uninstall(self)
         if getattr(_tls, "hub", None) is self:
             del _tls.hub
 
@@ -281,15 +277,9 @@ def set_hub(hub) -> None:
     _tls.hub = hub
 
 
-def check_can_block(hub, cur):
-    if cur is hub:
-        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
-
-
 def wait_on_watcher(hub, watcher):
-    cur = _getcurrent()
-    if cur is hub:
-        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+    """Start ``watcher`` with the current greenlet's switch and wait until it fires."""
+    cur = check_can_block(hub)
     watcher.start(cur.switch, watcher)
     try:
         result = hub.switch()
@@ -310,41 +300,34 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
     keep the loop alive."""
     hub = get_hub()
     cur = _getcurrent()
-    if cur is hub:
-        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
-    loop = hub.loop
     try:
         positive = seconds > 0
     except TypeError:
         raise TypeError(f"seconds must be a number, got {seconds!r}") from None
     if positive:
-        entry = loop._add_timer(seconds, cur.switch, (), ref)
-        try:
-            hub.switch()
-        finally:
-            if entry[2] is not None:
-                loop._cancel_timer(entry)
+        park(hub, cur, seconds, ref)
     elif seconds <= 0:  # negative sleeps yield, as in gevent
+        if cur is hub:
+            check_can_block(hub, cur)
+        ready = hub.loop._ready
         item = (cur.switch, ())
-        loop._ready.append(item)
+        ready.append(item)
         try:
             hub.switch()
         except BaseException:
             try:
-                loop._ready.remove(item)
+                ready.remove(item)
             except ValueError:
                 pass
             raise
     else:
-        raise ValueError(f"seconds must be a number, got {seconds!r}")
+        raise ValueError(f"seconds must be a number, got {seconds!r} (NaN never expires)")
 
 
 def idle(priority=0) -> None:
     """Wait until the loop has nothing else ready to run."""
     hub = get_hub()
-    cur = _getcurrent()
-    if cur is hub:
-        raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+    check_can_block(hub)
     watcher = hub.loop.idle()
     wait_on_watcher(hub, watcher)
 
@@ -369,3 +352,4 @@ def _reinit_after_fork():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reinit_after_fork)
+

@@ -11,63 +11,86 @@ reach it later.
 from __future__ import annotations
 
 import sys
+import threading
 from collections import deque
+from math import isnan
+from typing import Any, Callable
 
-from greenlet import getcurrent as _getcurrent
+from greenlet import error as _GreenletError, getcurrent as _getcurrent
 
-from .exceptions import BlockingSwitchOutError, InvalidSwitchError
-from .hub import BLOCKING_MESSAGE, TIMED_OUT, get_hub
+from .exceptions import TIMED_OUT, InvalidSwitchError, InvalidThreadUseError, check_can_block
+from .hub import get_hub
+from .park import discard, park
 
-__all__ = ["Waiter", "Linkable", "check_timeout"]
+__all__ = ["park", "discard", "Waiter", "Linkable", "check_timeout", "check_timeout_nonnegative"]
 
-_NONE = object()
+_NONE: Any = object()
+_get_ident = threading.get_ident   # the real one: patch_thread makes it per-greenlet
 
 
-def check_timeout(timeout):
-    """Validate a ``timeout`` argument: None or a number >= 0."""
+def check_timeout(timeout: Any) -> float | None:
+    """Validate a ``timeout`` argument: None or a number of seconds.
+
+    Negative numbers are accepted and mean "time out at once", as in gevent
+    (ported code passes ``deadline - now``); NaN is rejected, since no clock
+    ever reaches it.
+    """
     if timeout is None:
         return None
     try:
-        ok = timeout >= 0
+        nan = timeout != timeout or isnan(timeout)
     except TypeError:
         raise TypeError(f"timeout must be None or a number of seconds, got {timeout!r}") from None
-    if not ok:
+    if nan:
+        raise ValueError(f"timeout must be None or a number of seconds, got {timeout!r} "
+                         "(NaN never expires)")
+    return timeout  # type: ignore[no-any-return]
+
+
+def check_timeout_nonnegative(timeout: Any) -> float | None:
+    """``check_timeout`` for the APIs whose stdlib models refuse negative
+    timeouts (``queue.Queue``, ``threading.Semaphore``): ValueError."""
+    timeout = check_timeout(timeout)
+    if timeout is not None and timeout < 0:
         raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
     return timeout
 
 
 class Linkable:
-    """A wait queue with gevent's ``rawlink``/``unlink`` interface."""
+    """A wait queue with gevent's ``rawlink``/``unlink`` interface.
+
+    Notifying from another OS thread is supported: the notification is handed
+    to the waiters' hub through its thread-safe wakeup.
+    """
 
     __slots__ = ("_links", "_notify_pending", "hub", "__weakref__")
 
     #: Stop notifying once ``ready()`` turns false (a semaphore ran out).
     _notify_while_ready = True
 
-    def __init__(self, hub=None):
-        self._links = deque()
+    def __init__(self, hub: Any = None) -> None:
+        self._links: deque[Callable[[Any], Any]] = deque()
         self._notify_pending = False
         self.hub = hub
 
-    def _get_hub(self):
+    def _get_hub(self) -> Any:
         hub = self.hub
         if hub is None:
             hub = self.hub = get_hub()
         return hub
 
-    def rawlink(self, callback) -> None:
+    def rawlink(self, callback: Callable[[Any], Any]) -> None:
         """Call ``callback(self)`` in the hub when this becomes ready."""
         if not callable(callback):
             raise TypeError(f"Expected callable: {callback!r}")
+        if self.hub is None:
+            self.hub = get_hub()
         self._links.append(callback)
         if self.ready():
             self._schedule_notify()
 
-    def unlink(self, callback) -> None:
-        try:
-            self._links.remove(callback)
-        except ValueError:
-            pass
+    def unlink(self, callback: Callable[[Any], Any]) -> None:
+        discard(self._links, callback)
 
     def linkcount(self) -> int:
         return len(self._links)
@@ -75,12 +98,19 @@ class Linkable:
     def ready(self) -> bool:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _schedule_notify(self):
+    def _schedule_notify(self) -> None:
         if not self._notify_pending:
             self._notify_pending = True
-            self._get_hub().loop._ready.append((self._notify_links, ()))
+            hub = self.hub
+            if hub is None:
+                hub = self.hub = get_hub()
+            if hub.thread_ident == _get_ident():
+                # The loop's queue directly (this is the core): a hot path.
+                hub.loop._ready.append((self._notify_links, ()))
+            else:  # set()/release() from another OS thread: wake that hub now
+                hub.loop.run_callback_threadsafe(self._notify_links)
 
-    def _notify_links(self):
+    def _notify_links(self) -> None:
         self._notify_pending = False
         links = self._links
         handle_error = None
@@ -96,49 +126,38 @@ class Linkable:
                     handle_error = self._get_hub().handle_error
                 handle_error((link, self), *sys.exc_info())
 
-    def _wait(self, timeout=None) -> bool:
+    def _wait(self, timeout: float | None = None) -> bool:
         """Park the current greenlet until notified (True) or ``timeout``
         passes (False)."""
         hub = self.hub
         if hub is None:
             hub = self.hub = get_hub()
         cur = _getcurrent()
-        if cur is hub:
-            raise BlockingSwitchOutError(BLOCKING_MESSAGE)
         switch = cur.switch
         links = self._links
         links.append(switch)
-        if timeout is None:
-            try:
+        try:
+            if timeout is None:   # untimed: park()'s first line, inline (a hot path)
+                if cur is hub:
+                    check_can_block(hub, cur)
                 result = hub.switch()
-            except BaseException:
-                _discard(links, switch)
-                raise
-        else:
-            loop = hub.loop
-            entry = loop._add_timer(timeout, switch, (TIMED_OUT,))
-            try:
-                result = hub.switch()
-            except BaseException:
-                _discard(links, switch)
-                raise
-            finally:
-                if entry[2] is not None:
-                    loop._cancel_timer(entry)
-            if result is TIMED_OUT:
-                _discard(links, switch)
-                return False
-        if result is not self:
-            _discard(links, switch)
-            raise InvalidSwitchError(f"Invalid switch into {cur!r} while it waited on {self!r}: got {result!r}")
-        return True
-
-
-def _discard(links, item):
-    try:
-        links.remove(item)
-    except ValueError:
-        pass
+            else:
+                result = park(hub, cur, timeout)
+        except BaseException as exc:
+            discard(links, switch)
+            if isinstance(exc, _GreenletError) and hub.thread_ident != _get_ident():
+                raise InvalidThreadUseError(
+                    f"{self!r} is bound to the hub of thread {hub.thread_ident}, and a greenlet of "
+                    f"thread {_get_ident()} tried to wait on it. Notifying it (set, release) works "
+                    f"from any thread; waiting works only in the thread of its hub: use one "
+                    f"object per thread, or threading's primitives across threads.") from exc
+            raise
+        if result is self:
+            return True
+        discard(links, switch)
+        if result is TIMED_OUT:
+            return False
+        raise InvalidSwitchError(f"Invalid switch into {cur!r} while it waited on {self!r}: got {result!r}")
 
 
 class Waiter:
@@ -205,9 +224,7 @@ class Waiter:
             _getcurrent().throw(*e)
         if self.greenlet is not None:
             raise InvalidSwitchError(f"This Waiter is already used by {self.greenlet!r}")
-        cur = _getcurrent()
-        if cur is self.hub:
-            raise BlockingSwitchOutError(BLOCKING_MESSAGE)
+        cur = check_can_block(self.hub)
         self.greenlet = cur
         try:
             return self.hub.switch()

@@ -1,0 +1,1 @@
+"""Tests of the engine (``coopshell/_core``), one file per module."""
