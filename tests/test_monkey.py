@@ -479,3 +479,23 @@ def test_runner_script_and_module(tmp_path):
     assert m["coop_sleep"] is True and m["thread"] is False
     assert out["bad"][2] == 2 and "unknown option '--frobnicate'" in out["bad"][1]
     assert out["none"][2] == 2 and "usage:" in out["none"][1]
+
+
+def test_runner_attachable_serves_while_the_program_runs(tmp_path):
+    import json
+    import stat
+    script = tmp_path / "prog.py"
+    script.write_text(
+        "import json, os\n"
+        "from coopshell.backdoor import list_endpoints\n"
+        "mine = [e for e in list_endpoints() if e['pid'] == os.getpid()]\n"
+        "print(json.dumps({'n': len(mine), 'unix': mine[0].get('unix') if mine else None}))\n")
+    r = subprocess.run([sys.executable, "-m", "coopshell.monkey", "--attachable", str(script)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["n"] == 1 and out["unix"]
+    # Cleaned up after the program ends; while it ran, the socket was private.
+    import os
+    assert not os.path.exists(out["unix"])
+    assert stat.S_IMODE(os.stat(os.path.dirname(out["unix"])).st_mode) == 0o700

@@ -368,7 +368,8 @@ def _make_session(client: AttachClient, history_path: str):
         buf.insert_text("\n" + indent)
 
     try:
-        history = FileHistory(history_path)
+        from .shell.session import private_history_file
+        history = FileHistory(private_history_file(history_path))
     except OSError:
         history = InMemoryHistory()
     return PromptSession(multiline=True, key_bindings=kb, history=history, lexer=PygmentsLexer(PythonLexer),

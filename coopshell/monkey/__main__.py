@@ -29,6 +29,7 @@ options:
   --NAME             patch NAME even where the default would not (thread, queue)
   --fix-references   rebind module globals still holding originals
   --gevent           make `import gevent` (and gevent.X) load coopshell's modules
+  --attachable       serve `coopshell attach PID` while the program runs (a 0600 Unix socket)
   --verbose          print the patch report to stderr first"""
 
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), patch, run; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     flags: dict[str, Any] = {}
-    opts = {"verbose": False, "gevent": False}
+    opts = {"verbose": False, "gevent": False, "attachable": False}
     module_name = None
     while args and args[0].startswith("-"):
         opt = args.pop(0)
@@ -58,7 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     report = patch_all(**flags)
     if opts["verbose"]:
         print(report, file=sys.stderr)
-    _run(module_name, args)
+    if opts["attachable"]:
+        from ..backdoor import listen
+        server = listen()
+        try:
+            _run(module_name, args)
+        finally:
+            server.close()
+    else:
+        _run(module_name, args)
     return 0
 
 

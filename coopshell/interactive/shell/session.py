@@ -423,7 +423,7 @@ class Shell:
         except ImportError:  # pragma: no cover - pygments comes with IPython
             pass
         try:
-            history = FileHistory(self.history_path)
+            history = FileHistory(private_history_file(self.history_path))
         except OSError:  # pragma: no cover - unwritable home
             from prompt_toolkit.history import InMemoryHistory
             history = InMemoryHistory()
@@ -433,3 +433,15 @@ class Shell:
             complete_while_typing=False, enable_history_search=False,
             prompt_continuation=lambda width, line, soft: "... ".rjust(width),
         )
+
+
+def private_history_file(path: str) -> str:
+    """Make sure the history file exists with mode 0600 (what is typed can hold
+    tokens or passwords) and return its path; a wider existing mode is narrowed."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path
