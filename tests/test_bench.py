@@ -24,7 +24,8 @@ from bench import scenarios  # noqa: E402
 # Variants coopshell may lack in the tree under test: shown as n/a, not a number.
 MAY_BE_NA = {("queue_pingpong", "µs/round trip"),        # coopshell.queue may not exist yet
              ("dns_sweep", "s total, dnspython resolver"),  # coopshell.resolver.dnspython
-             ("dns_sweep", "s total, ares resolver")}       # coopshell.resolver.ares
+             ("dns_sweep", "s total, ares resolver"),       # coopshell.resolver.ares
+             ("shell_startup", "s to prompt, ptpython")}    # ptpython: bench extra only
 
 
 def _run(*args, timeout=60, env=None):
