@@ -35,6 +35,9 @@ def test_gil_holding_call_is_reported_after_it_returns():
     finally:
         loop.close()
     text = out.getvalue()
-    assert re.search(r'the hub was blocked \d+\.\d s by <Greenlet "summer" .*\(in one call; '
+    # The culprit is named either by its Greenlet or, when the watcher caught a
+    # glimpse of the stack first (a loaded machine), by its line.
+    assert re.search(r'the hub was blocked \d+\.\d s by (<Greenlet "summer" .*|a greenlet at '
+                     r'.*test_watchdog\.py:\d+ in <lambda> )\(in one call; '
                      r'reported after it returned', text), text
     assert text.count("blocked") == 1, text
