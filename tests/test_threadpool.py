@@ -125,7 +125,9 @@ def test_size_maxsize_and_kill():
         queued.get(timeout=5)
     gate.set()
     assert running.get(timeout=5) is True           # a running task still delivers
-    assert pool.apply(lambda: "again") == "again"   # usable after kill
+    # usable after kill (a bounded wait: once, on 3.10 under parallel load, this
+    # result never came; see the stop-8 note)
+    assert pool.spawn(lambda: "again").get(timeout=10) == "again"
     pool.kill()
 
 
