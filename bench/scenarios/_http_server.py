@@ -64,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         factory = uvloop.new_event_loop
     except ImportError:
         factory = None
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(_serve(args.max_seconds))
+    loop = factory() if factory is not None else asyncio.new_event_loop()  # 3.10: no Runner
+    try:
+        loop.run_until_complete(_serve(args.max_seconds))
+    finally:
+        loop.close()
     return 0
 
 
