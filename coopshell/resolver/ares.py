@@ -171,9 +171,9 @@ class Resolver:
         events = (READ if readable else 0) | (WRITE if writable else 0)
         if events:
             w = self._watchers[fd] = self.hub.loop.io(fd, events)
-            w.start(self._ready, fd, pass_events=True)
+            w.start(self._on_fd_ready, fd, pass_events=True)
 
-    def _ready(self, events, fd):
+    def _on_fd_ready(self, events, fd):
         self.channel.process_fd(fd if events & READ else _BAD, fd if events & WRITE else _BAD)
         self._arm_timer()
 
