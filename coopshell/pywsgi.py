@@ -35,6 +35,7 @@ Differs from gevent:
   9112 6.1; gevent keeps it open).
 - A client that disconnects in the middle of its body is not an
   application error: the connection is closed without a report.
+- Error messages are ``str`` (gevent's 304 Content-Length one is bytes).
 - ``SERVER_NAME`` is the bound host as given, not ``getfqdn()`` of it (no
   reverse DNS at start-up).
 - The access log line is Apache's combined format plus the duration.
