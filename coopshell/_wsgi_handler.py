@@ -106,18 +106,6 @@ class WSGIHandler(ResponseWriter):
         finally:
             server._handlers.discard(self)
             self._greenlet = None
-            self._drain()
-
-    def _drain(self) -> None:
-        # Read what the client sent that we will never parse, so that closing
-        # does not reset the connection under a response it has yet to read.
-        try:
-            self.socket.settimeout(0)
-            for _ in range(4):
-                if not self.socket.recv(65536):
-                    break
-        except (OSError, ValueError):
-            pass
 
     def read_requestline(self) -> str | bytes | None:
         """The next request line (``str``; ``bytes`` is decoded as latin-1), or a

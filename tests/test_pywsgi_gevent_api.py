@@ -54,7 +54,7 @@ class PolicyHandler(WSGIHandler):
 def test_read_requestline_override_sees_the_connection_first(serve):
     srv = serve(hello, handler_class=PolicyHandler)
     with Raw(srv.address) as c:
-        c.send(b"<policy-file-request/>\x00")     # one byte never read: no reset on close
+        c.send(b"<policy-file-request/>\x00")
         assert c.read_to_eof() == b"HELLO"
     with Raw(srv.address) as c:
         c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nConnection: close\r\n\r\n")
