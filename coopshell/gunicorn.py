@@ -22,8 +22,9 @@ What it honours from gunicorn's settings:
 - ``accesslog``/``access_log_format`` through gunicorn's logger, and TLS
   (``certfile``/``keyfile``).
 
-This module imports gunicorn: it is meant to be named by ``-k``, never
-imported by coopshell itself.
+This module is an entry point, a layer above ``monkey`` (it patches, then
+serves): it imports gunicorn and ``coopshell.monkey``, and nothing in
+coopshell imports it. It is meant to be named by ``-k``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ from typing import Any
 
 from gunicorn.workers.base import Worker as _GunicornWorker
 
+from . import monkey
+from . import socket as csocket
+from .pool import Pool
 from .pywsgi import WSGIHandler, WSGIServer
+from .socket import wait_read
 
 __all__ = ["Worker", "GunicornHandler"]
 
@@ -80,8 +85,6 @@ class Worker(_GunicornWorker):
 
     def patch(self) -> None:
         """Patch the stdlib and turn gunicorn's listeners into coopshell sockets."""
-        from . import monkey
-        from . import socket as csocket
         monkey.patch_all()
         self.sockets = [csocket.socket(s.FAMILY, csocket.SOCK_STREAM, fileno=s.sock.detach())
                         for s in self.sockets]
@@ -121,8 +124,6 @@ class Worker(_GunicornWorker):
     # -- the main loop -----------------------------------------------------------------
 
     def run(self) -> None:
-        from .pool import Pool
-        from .socket import wait_read
         self._quit = getattr(self, "_quit", False)
         self._reopen = False
         cfg = self.cfg

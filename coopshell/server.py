@@ -308,7 +308,20 @@ class BaseServer:
 
     def __repr__(self):
         state = "closed" if self._closed else ("started" if self.started else "stopped")
-        return f"<{type(self).__name__} at {id(self):#x} {state} address={self.address!r}>"
+        return (f"<{type(self).__name__} at {id(self):#x} {state} address={self.address!r} "
+                f"handle={self._describe_handle()}>")
+
+    def _describe_handle(self) -> str:
+        handle = self.__dict__.get("handle", None)
+        if handle is None:
+            handle = getattr(type(self), "handle", None)
+            return f"<method {type(self).__name__}.{getattr(handle, '__name__', 'handle')}>"
+        if getattr(handle, "__self__", None) is self:    # no recursion into our own repr
+            return f"<bound method {type(self).__name__}.{handle.__name__} of self>"
+        try:
+            return repr(handle)
+        except Exception as exc:
+            return f"<{type(handle).__name__} (repr failed: {exc!r})>"
 
 
 class StreamServer(BaseServer):
@@ -357,9 +370,17 @@ class StreamServer(BaseServer):
     def do_close(self, sock, *args) -> None:
         sock.close()
 
+    def wrap_socket(self, client_socket: Any, **kwargs: Any) -> Any:
+        """The TLS socket over an accepted ``client_socket`` (the handshake
+        happens on first I/O). Replaceable, as in gevent."""
+        if kwargs:
+            raise TypeError(f"wrap_socket() takes no TLS arguments here (they were given to "
+                            f"the server), got {sorted(kwargs)}")
+        return self.ssl_context.wrap_socket(client_socket, server_side=True)
+
     def wrap_socket_and_handle(self, client_socket: Any, address: Any) -> Any:
         """Do the TLS handshake on ``client_socket``, then ``handle`` it."""
-        ssl_socket = self.ssl_context.wrap_socket(client_socket, server_side=True)
+        ssl_socket = self.wrap_socket(client_socket)
         try:
             return self.handle(ssl_socket, address)
         finally:

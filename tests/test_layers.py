@@ -1,7 +1,8 @@
 """Imports point down: each layer imports alone, without any layer above it.
 
 core (``coopshell/_core``) <- sync (greenlet, timeout, event, lock, queue,
-pool, local) <- io (socket, ssl, select, ..., threadpool) <- monkey <-
+pool, local) <- io (socket, ssl, select, ..., threadpool, server, pywsgi) <-
+monkey <- entry points (``coopshell.gunicorn``: patch, then serve) and
 interactive. Each module is imported in a fresh interpreter, and
 ``sys.modules`` is checked for anything from a higher layer, the interactive
 package, and the front-end and comparison packages.
@@ -22,14 +23,16 @@ SYNC = ["coopshell.greenlet", "coopshell.timeout", "coopshell.event", "coopshell
         "coopshell.pool", "coopshell.local"]
 IO = ["coopshell.socket", "coopshell.ssl", "coopshell.select", "coopshell.selectors", "coopshell.os",
       "coopshell.subprocess", "coopshell.threadpool", "coopshell.resolver", "coopshell.server",
-      "coopshell.signal", "coopshell.hub", "coopshell.core"]
+      "coopshell.signal", "coopshell.hub", "coopshell.core", "coopshell.pywsgi"]
+#: Entry points: above monkey (they may patch), beside interactive; nothing below imports them.
+ENTRY = ["coopshell.gunicorn"]
 ALWAYS_FORBIDDEN = ["prompt_toolkit", "IPython", "ipykernel", "zmq", "gevent", "eventlet"]
 
 
 def _higher(layer: list[str]) -> list[str]:
     order = [CORE, SYNC, IO]
     above = [m for group in order[order.index(layer) + 1:] for m in group]
-    return above + ["coopshell.monkey", "coopshell._monkey", "coopshell.interactive"]
+    return above + ["coopshell.monkey", "coopshell._monkey", "coopshell.interactive"] + ENTRY
 
 
 def _loaded_by(module: str) -> list[str]:
@@ -57,12 +60,47 @@ def test_sync_layer_imports_without_io(module):
 
 @pytest.mark.parametrize("module", IO)
 def test_io_layer_imports_without_monkey_or_interactive(module):
-    _check(module, ["coopshell.monkey", "coopshell._monkey", "coopshell.interactive"] + ALWAYS_FORBIDDEN)
+    _check(module, ["coopshell.monkey", "coopshell._monkey", "coopshell.interactive", "gunicorn"]
+           + ENTRY + ALWAYS_FORBIDDEN)
+
+
+@pytest.mark.parametrize("module", ENTRY)
+def test_entry_points_import_without_interactive(module):
+    pytest.importorskip("gunicorn")
+    _check(module, ["coopshell.interactive"] + ALWAYS_FORBIDDEN)
+
+
+def test_nothing_in_the_package_imports_an_entry_point():
+    # Lazy imports included: no module of coopshell names an entry point.
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent / "coopshell"
+    bad = []
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        is_pkg = parts[-1] == "__init__"
+        rel = ".".join(parts[:-1] if is_pkg else parts)
+        package = rel if is_pkg else rel.rsplit(".", 1)[0]
+        if rel in ENTRY:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    pkg = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    base = f"{pkg}.{base}" if base else pkg
+                names = [base] + [f"{base}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            bad += [f"{rel} imports {n}" for n in names if n in ENTRY]
+    assert not bad, bad
 
 
 def test_import_coopshell_is_the_core_only():
     _check("coopshell", SYNC + IO + ["coopshell.monkey", "coopshell._monkey", "coopshell.interactive"]
-           + ALWAYS_FORBIDDEN)
+           + ENTRY + ALWAYS_FORBIDDEN)
 
 
 def test_engine_modules_form_no_import_cycle():

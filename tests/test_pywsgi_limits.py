@@ -39,7 +39,7 @@ def srv():
     (b"GET x HTTP/1.1\r\n\r\n", 400, b"expected a path"),
     (b"GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400, b"no colon"),
     (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, b"invalid header name"),
-    (b"GET / HTTP/1.1\r\nA: 1\r\n folded\r\n\r\n", 400, b"obsolete header line folding"),
+    (b"GET / HTTP/1.1\r\n folded\r\n\r\n", 400, b"no header before it"),
     (b"GET /" + b"a" * 200 + b" HTTP/1.1\r\n\r\n", 414, b"longer than 100 bytes"),
     (b"GET /" + b"a" * 200, 414, b"longer than 100 bytes"),
     (b"GET / HTTP/1.1\r\nA: " + b"b" * 500 + b"\r\n\r\n", 431, b"larger than 400 bytes"),
@@ -131,3 +131,50 @@ def test_client_disconnecting_mid_body_is_cleaned_up():
 def co_sleep(t):
     import coopshell
     coopshell.sleep(t)
+
+
+class Brief(WSGIHandler):
+    KEEPALIVE_TIMEOUT = 0.2
+    HEADER_TIMEOUT = 30.0          # longer than the client's patience: not what closes it
+
+
+def test_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout():
+    s = start(hello, handler_class=Brief)
+    try:
+        # the client's own timeout (10 s) is the failure: with no keep-alive
+        # timeout the server would hold the connection for good
+        with Raw(s.address, timeout=10) as c:
+            c.send(b"GET / HTTP/1.1\r\n\r\n")
+            resp = c.response()
+            assert resp.body == b"hello" and resp.header("connection") is None
+            assert c.closed_by_peer()           # it sent nothing more: closed by the server
+        while s._handlers:
+            co_sleep(0.01)
+        assert s.log.getvalue().count('"GET / HTTP/1.1" 200') == 1     # no 408 for an idle close
+    finally:
+        s.stop()
+
+
+def test_default_keep_alive_waits_while_a_head_trickles_gets_408():
+    # HEADER_TIMEOUT bounds a head that has begun, after a keep-alive response too
+    class Both(Impatient):
+        KEEPALIVE_TIMEOUT = 30.0
+    s = start(hello, handler_class=Both)
+    try:
+        with Raw(s.address) as c:
+            c.send(b"GET / HTTP/1.1\r\n\r\n")
+            assert c.response().body == b"hello"
+            c.send(b"GET / HTTP/1.1\r\nX-Slow: ")
+            for _ in range(400):
+                try:
+                    c.send(b"x")
+                    cs.wait_read(c.sock.fileno(), timeout=0.05)
+                    break
+                except TimeoutError:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+            resp = c.response()
+            assert resp.status == 408 and c.closed_by_peer()
+    finally:
+        s.stop()

@@ -369,6 +369,57 @@ def test_wrap_socket_and_handle_is_the_tls_entry(tmp_path):
     assert calls == ["socket"]
 
 
+def test_wrap_socket_is_replaceable_and_its_failure_propagates(tmp_path):
+    ca = trustme.CA()
+    ctx = cssl.SSLContext(cssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(ctx)
+
+    class BadWrap(Exception):
+        pass
+
+    def bad_wrap(client_socket, **kwargs):
+        raise BadWrap(client_socket)
+    srv = StreamServer(("127.0.0.1", 0), _echo, ssl_context=ctx)
+    srv.wrap_socket = bad_wrap
+    with pytest.raises(BadWrap):
+        srv._handle(None, None)
+    with pytest.raises(TypeError, match="takes no TLS arguments here"):
+        StreamServer.wrap_socket(srv, None, certfile="x")
+    # a real client gets its echo through the replaced wrap_socket
+    wrapped = []
+
+    def recording_wrap(client_socket):
+        wrapped.append(client_socket.getpeername()[0])
+        return ctx.wrap_socket(client_socket, server_side=True)
+    srv.wrap_socket = recording_wrap
+    srv.start()
+    try:
+        client_ctx = cssl.create_default_context()
+        ca.configure_trust(client_ctx)
+        with cs.create_connection(srv.address) as raw:
+            with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as c:
+                c.sendall(b"tls")
+                assert c.recv(10) == b"tls"
+    finally:
+        srv.stop()
+    assert wrapped == ["127.0.0.1"]
+
+
+def test_repr_names_the_handle():
+    class Sub(StreamServer):
+        def handle(self, sock, address):
+            pass
+    srv = Sub(("127.0.0.1", 0))
+    assert "handle=<method Sub.handle>" in repr(srv)
+    srv.set_handle(srv.handle)
+    assert "handle=<bound method Sub.handle of self>" in repr(srv)
+
+    def handle(sock, address):
+        pass
+    srv.set_handle(handle)
+    assert "handle=<function test_repr_names_the_handle.<locals>.handle" in repr(srv)
+
+
 def test_get_listener_static_forms():
     s = StreamServer.get_listener(("127.0.0.1", 0), 5, cs.AF_INET)
     try:
