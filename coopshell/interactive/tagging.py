@@ -13,18 +13,31 @@ printing at once never share a line. A partial line is written out when the
 stream is flushed or its greenlet ends: nothing is lost.
 
 The wrapper writes to the stream it wraps from the writer's own greenlet, so
-in Jupyter the text still goes to the cell that spawned the greenlet.
+in Jupyter the text still goes to the cell that spawned the greenlet (a
+partial line written out later, from the hub, is written in a copy of the
+writer's context, where ipykernel keeps the cell's parent header).
 Tagging off means no wrapper at all: no cost.
+
+Front ends turn it on with ``%tag on``, or at start from a setting:
+``coopshell --tag``, ``--CoopKernel.tag=True`` for the kernel,
+``c.Coopshell.tag = True`` for the IPython extension, or ``COOPSHELL_TAG=1``
+for all of them (:func:`wanted`).
 """
 
 from __future__ import annotations
 
+import contextvars
+import os
 import sys
 from typing import Any
 
 from coopshell.greenlet import Greenlet, getcurrent
 
-__all__ = ["TaggedStream", "enable", "disable", "enabled", "tag_of"]
+__all__ = ["TaggedStream", "enable", "disable", "enabled", "tag_of", "wanted", "ENV"]
+
+#: The environment variable that turns tagging on at start in every front end.
+ENV = "COOPSHELL_TAG"
+_copy_context = contextvars.copy_context
 
 _DIM = "\x1b[2m"
 _RESET = "\x1b[0m"
@@ -43,7 +56,8 @@ class TaggedStream:
     def __init__(self, inner: Any, *, dim: bool = False):
         self.inner = inner
         self.dim = dim
-        self._partial: dict[Greenlet, list[str]] = {}
+        # greenlet -> [context at the first piece, piece, piece...]
+        self._partial: dict[Greenlet, list[Any]] = {}
         self._prefixes: dict[Greenlet, str] = {}   # also: greenlets linked for cleanup
 
     def _prefix(self, g: Greenlet) -> str:
@@ -65,21 +79,21 @@ class TaggedStream:
         if "\n" not in s:
             if buf is None:
                 self._prefix(g)
-                self._partial[g] = [s]
+                self._partial[g] = [_copy_context(), s]
             else:
                 buf.append(s)
             return len(s)
         if buf is not None:
             del self._partial[g]
             buf.append(s)
-            text = "".join(buf)
+            text = "".join(buf[1:])
         else:
             text = s
         prefix = self._prefix(g)
         *lines, rest = text.split("\n")
         self.inner.write(prefix + ("\n" + prefix).join(lines) + "\n")
         if rest:
-            self._partial[g] = [rest]
+            self._partial[g] = [_copy_context(), rest]
         return len(s)
 
     def writelines(self, lines: Any) -> None:
@@ -98,9 +112,13 @@ class TaggedStream:
     def _write_partial(self, g: Greenlet) -> None:
         buf = self._partial.pop(g, None)
         if buf:
-            text = "".join(buf)
+            text = "".join(buf[1:])
             if text:
-                self.inner.write(self._prefix(g) + text + "\n")
+                line = self._prefix(g) + text + "\n"
+                if getcurrent() is g:
+                    self.inner.write(line)
+                else:   # from the hub (the greenlet ended) or a flush elsewhere
+                    buf[0].run(self.inner.write, line)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -133,4 +151,18 @@ def disable() -> None:
 
 
 def enabled() -> bool:
+    """True while ``sys.stdout`` is tagged."""
     return isinstance(sys.stdout, TaggedStream)
+
+
+def wanted(setting: Any = None) -> bool:
+    """Whether a front end should start with tagging on: ``setting`` (its own
+    option) when given, else ``$COOPSHELL_TAG`` (1/true/on/yes)."""
+    if setting is not None:
+        return bool(setting)
+    value = os.environ.get(ENV, "").strip().lower()
+    if value in ("", "0", "false", "off", "no"):
+        return False
+    if value in ("1", "true", "on", "yes"):
+        return True
+    raise ValueError(f"${ENV} must be 1/true/on/yes or 0/false/off/no, got {value!r}")

@@ -103,3 +103,68 @@ def test_non_str_write_is_refused_clearly():
     g.join()
     assert isinstance(g.exception, TypeError)
     assert "must be str, not bytes" in str(g.exception)
+
+
+# -- the front ends: %tag in the shell (pexpect) and in the kernel (jupyter_client) --------
+
+def test_shell_tag_magic_names_background_lines_and_leaves_the_foreground_bare(tmp_path):
+    import re as _re
+    import pexpect
+    from test_shell import PROMPT, exit_cleanly, plain, shell_env
+
+    p = pexpect.spawn(sys.executable, ["-m", "coopshell"], env=shell_env(tmp_path),
+                      encoding="utf-8", timeout=15, dimensions=(50, 200), cwd=str(tmp_path))
+    try:
+        p.expect(PROMPT)
+        p.sendline("%tag on")
+        p.expect(r"tagged output: on")
+        # The name is set before the greenlet first runs (spawn only schedules it).
+        p.sendline("g = spawn(lambda: print('from', 'bg', 1)); g.name = 'fetch-3'; g.join()")
+        p.expect(r"\x1b\[2m\[fetch-3\]\x1b\[0m from bg 1")          # dimmed, one prefix
+        p.sendline("h = spawn(print, 'anon-out'); h.join(); print('fg-id', h.minimal_ident)")
+        p.expect(r"fg-id (\d+)")
+        ident = p.match.group(1)
+        seen = plain(p.before)
+        assert f"[#{ident}] anon-out" in seen, seen
+        lines = [line.strip() for line in plain(p.before + p.after).splitlines()]
+        assert f"fg-id {ident}" in lines                             # foreground: bare
+        p.sendline("%tag off")
+        p.expect(r"tagged output: off")
+        p.sendline("k = spawn(print, 'after-off'); k.name = 'quiet'; k.join(); print('marker' + '-end')")
+        p.expect("marker-end")
+        seen = plain(p.before)
+        assert "[quiet]" not in seen
+        assert "after-off" in seen, seen
+        status, _ = exit_cleanly(p)
+        assert status == 0
+    finally:
+        if p.isalive():
+            p.terminate(force=True)
+
+
+def test_kernel_tagged_output_goes_to_the_spawning_cell():
+    from _kernel_util import Kernel
+
+    k = Kernel("coopshell", extra_arguments=["--CoopKernel.tag=True"])
+    try:
+        a = k.ok("import coopshell as co, coopshell.event\n"
+                 "go = co.event.Event()\n"
+                 "def writer():\n"
+                 "    go.wait()\n"
+                 "    print('piece one,', end='')\n"
+                 "    co.sleep(0)\n"
+                 "    print(' piece two')\n"
+                 "w = co.spawn(writer); w.name = 'writer-a'\n"
+                 "print('cell A bare')")
+        assert a.stream() == "cell A bare\n"
+        b = k.ok("go.set(); w.join(); print('cell B bare')")
+        assert b.stream() == "cell B bare\n", b.messages
+        msgs = k.wait_for(lambda: k.streams("piece two"), 10, "the writer's line")
+        assert "".join(m["content"]["text"] for m in msgs) == "[writer-a] piece one, piece two\n"
+        assert {m["parent_header"]["msg_id"] for m in msgs} == {a.msg_id}
+        assert "tagged output: on" in k.ok("%tag").stream()
+        k.ok("%tag off")
+        c = k.ok("co.spawn(print, 'untagged now').join()")
+        assert c.stream() == "untagged now\n"
+    finally:
+        k.close()
