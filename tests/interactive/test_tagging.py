@@ -50,7 +50,7 @@ def test_two_greenlets_writing_in_pieces_never_share_a_line():
                                     "[b] 1-start 1-end", "[b] second line of 1"])
 
 
-def test_partial_line_is_written_when_the_greenlet_ends_or_on_flush():
+def test_partial_line_shows_on_flush_and_is_ended_when_the_greenlet_ends():
     out = io.StringIO()
     s = TaggedStream(out)
     g = _named("p", lambda: s.write("no newline"))
@@ -58,13 +58,43 @@ def test_partial_line_is_written_when_the_greenlet_ends_or_on_flush():
     co.sleep(0)
     assert out.getvalue() == "[p] no newline\n"
     gate = Event()
-    h = _named("q", lambda: (s.write("pending"), gate.wait()))
+    h = _named("q", lambda: (s.write("loading..."), s.flush(), gate.wait(), s.write(" done\n")))
     co.sleep(0)
-    assert out.getvalue() == "[p] no newline\n"
-    s.flush()
-    assert out.getvalue().endswith("[q] pending\n")
+    assert out.getvalue() == "[p] no newline\n[q] loading..."      # visible while it waits
     gate.set()
     h.join()
+    assert out.getvalue() == "[p] no newline\n[q] loading... done\n"
+
+
+def test_pieces_held_back_behind_an_unfinished_line_come_out_on_flush_and_at_the_end():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    gate = Event()
+    a = _named("a", lambda: (s.write("a-start"), s.flush(), gate.wait(), s.write(" a-end\n")))
+    co.sleep(0)
+    b = _named("b", lambda: s.write("b-line\nb-rest"))
+    b.join()
+    co.sleep(0)
+    assert out.getvalue() == "[a] a-start"              # b waits behind a's line
+    s.flush()                                           # flush: a's line is ended, b comes out
+    assert out.getvalue() == "[a] a-start\n[b] b-line\n[b] b-rest\n"
+    gate.set()
+    a.join()
+    assert out.getvalue().endswith("[a]  a-end\n")
+    s.write("main bare\n")
+    assert out.getvalue().endswith("main bare\n")
+
+
+def test_foreground_write_ends_an_unfinished_background_line_first():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    gate = Event()
+    g = _named("bg", lambda: (s.write("half"), gate.wait(), s.write("other half\n")))
+    co.sleep(0)
+    s.write("fg line\n")
+    gate.set()
+    g.join()
+    assert out.getvalue().splitlines() == ["[bg] half", "fg line", "[bg] other half"]
 
 
 def test_dim_prefix_on_a_terminal():
