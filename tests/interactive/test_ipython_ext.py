@@ -104,6 +104,31 @@ def test_terminal_ctrl_c_interrupts_the_join_only(term):
     assert int(term.value("len(ticks)")) > n0 + 3
 
 
+def test_terminal_interrupted_joinall_traceback_is_trimmed(term):
+    # The printer runs only once the main greenlet is parked in joinall.
+    term.p.sendline("g = co.spawn(co.sleep, 60); co.spawn(print, 'PARK' + 'ED', flush=True); "
+                    "co.joinall([g])")
+    term.p.expect("PARKED")
+    term.p.sendintr()
+    term.n += 1
+    term.p.expect(rf"In \[{term.n}\]:")
+    out = _ANSI.sub("", term.p.before)
+    assert "KeyboardInterrupt" in out and "co.joinall([g])" in out, out
+    for internal in ("greenlet.py", "hub.py", "_iwait", "switch()"):
+        assert internal not in out, out
+    assert term.value("g.dead") == "False"           # only the wait was interrupted
+    term.run("g.kill()")
+
+
+def test_terminal_failed_joinall_traceback_is_trimmed(term):
+    out = term.run("co.joinall([co.spawn(lambda: 1 / 0)], raise_error=True)")
+    assert "failed with ZeroDivisionError" in out, out   # the hub's report of the greenlet
+    cell_tb = out.split("-" * 40)[-1]                # then IPython's traceback of the cell
+    assert "ZeroDivisionError" in cell_tb and "raise_error=True)" in cell_tb, out
+    assert "<lambda>" in cell_tb, out               # the greenlet's failing frame stays
+    assert "greenlet.py" not in cell_tb and "hub.py" not in cell_tb, out
+
+
 def test_terminal_idle_cpu_is_zero(term):
     term.run("bg.kill(); ev = __import__('coopshell.event').event.Event()")
     term.run("parked = [co.spawn(ev.wait) for _ in range(1000)] + [co.spawn(co.sleep, 3600)]")
