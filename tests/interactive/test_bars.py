@@ -14,7 +14,7 @@ import pexpect
 import pytest
 
 from _kernel_util import Kernel
-from test_shell import PROMPT, exit_cleanly, plain, shell_env
+from test_shell import PROMPT, exit_cleanly, plain, shell, shell_env  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
@@ -70,18 +70,6 @@ def test_kernel_joinall_magic_uses_the_progress_display(k):
     assert "joinall: 12/12" in shown[-1]["content"]["data"]["text/plain"]
     assert "<progress" in shown[-1]["content"]["data"]["text/html"]
     assert "joinall: 12/12 done, 0 failed" in r.stream()
-
-
-@pytest.fixture
-def shell(tmp_path):
-    p = pexpect.spawn(sys.executable, ["-m", "coopshell"], env=shell_env(tmp_path),
-                      encoding="utf-8", timeout=20, dimensions=(50, 200), cwd=str(tmp_path))
-    p.logfile_read = open(tmp_path / "screen.log", "w")
-    p.expect(PROMPT)
-    yield p
-    if p.isalive():
-        p.terminate(force=True)
-    p.close()
 
 
 class Tmux:
