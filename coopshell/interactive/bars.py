@@ -14,7 +14,12 @@
   timer; each runs in a copy of the context the bar was made in, so the
   display lands in the cell that started the sweep.
 
-Both are renderer factories for :func:`coopshell.progress.set_default_renderer`.
+- :class:`TerminalBar`, terminal IPython: the script's stderr bar while a
+  cell runs; while IPython's prompt is on screen no redraw (a carriage
+  return would land in the prompt line), and the final line is printed
+  through prompt_toolkit's ``run_in_terminal``, above the prompt.
+
+All are renderer factories for :func:`coopshell.progress.set_default_renderer`.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ import sys
 import uuid
 from typing import Any, Callable
 
-from ..progress import Progress
+from ..progress import Progress, StreamBar
 
-__all__ = ["PromptBars", "DisplayBar", "display_bar"]
+__all__ = ["PromptBars", "DisplayBar", "display_bar", "TerminalBar", "terminal_bars"]
 
 
 class PromptBars:
@@ -143,3 +148,48 @@ class DisplayBar:
 def display_bar(p: Progress) -> DisplayBar:
     """The renderer factory of the Jupyter front ends."""
     return DisplayBar(p)
+
+
+class TerminalBar(StreamBar):
+    """A stderr bar that stays quiet while IPython's prompt is on screen."""
+
+    def __init__(self, stream: Any, app: Callable[[], Any]):
+        super().__init__(stream)
+        self._app = app
+
+    def _prompt_app(self) -> Any:
+        app = self._app()
+        return app if app is not None and app.is_running else None
+
+    def update(self, p: Progress) -> None:
+        if self._prompt_app() is None:
+            super().update(p)
+
+    def close(self, p: Progress) -> None:
+        if self._prompt_app() is None:
+            super().close(p)
+            return
+        if p.transient and p.finished:
+            return
+        from prompt_toolkit.application import run_in_terminal
+
+        text = p.format()
+        self._width = 0
+
+        def show() -> None:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+        run_in_terminal(show, in_executor=False)
+
+
+def terminal_bars(shell: Any) -> Callable[[Progress], TerminalBar | None]:
+    """The renderer factory of terminal IPython ``shell``: a :class:`TerminalBar`
+    on stderr when it is a terminal, else none (as in a script)."""
+    def factory(p: Progress) -> TerminalBar | None:
+        stream = sys.stderr
+        isatty = getattr(stream, "isatty", None)
+        if stream is None or isatty is None or not isatty():
+            return None
+        return TerminalBar(stream, lambda: getattr(getattr(shell, "pt_app", None), "app", None))
+    return factory

@@ -16,8 +16,8 @@
 Both get the line magics ``%monkey``, ``%greenlets``, ``%where``, ``%kill``,
 ``%joinall``, ``%blocking``, ``%tag`` and ``%coophelp`` (``%help`` in the
 coopshell kernel; see :mod:`coopshell.interactive.magics`), progress bars
-(in Jupyter one display updated in place, :mod:`.bars`; in the terminal a
-bar on stderr), tagged output when asked for (``c.Coopshell.tag = True`` in
+(in Jupyter one display updated in place; in the terminal a stderr bar
+that keeps off the prompt: :mod:`.bars`), tagged output when asked for (``c.Coopshell.tag = True`` in
 the IPython config, ``COOPSHELL_TAG=1``, or ``%tag on``), HTML renderings of
 ``Greenlet``, ``Group`` and ``Pool`` in Jupyter (:mod:`.html`), the one
 Ctrl-C policy (:mod:`.interrupt`) and trimmed tracebacks (:mod:`.errors`).
@@ -147,9 +147,9 @@ def install(ip: Any, kernel: Any = None, help_name: str = "coophelp",
     if "print_exception" not in hub.__dict__:
         state.reporter = _errors.ErrorReporter(hub, policy.loop, foreground=lambda: policy.foreground)
         hub.print_exception = state.reporter
-    if kernel is not None:
-        _progress.set_default_renderer(_bars.display_bar)
-        state.bars = True
+    _progress.set_default_renderer(_bars.display_bar if kernel is not None
+                                   else _bars.terminal_bars(ip))
+    state.bars = True
     if tag is None:
         section = getattr(ip, "config", {}).get("Coopshell", {})
         tag = section.get("tag") if hasattr(section, "get") else None
