@@ -198,3 +198,40 @@ def test_kernel_tagged_output_goes_to_the_spawning_cell():
         assert c.stream() == "untagged now\n"
     finally:
         k.close()
+
+
+def test_wanted_reads_the_setting_then_the_environment(monkeypatch):
+    monkeypatch.delenv(tagging.ENV, raising=False)
+    assert tagging.wanted() is False
+    assert tagging.wanted(True) is True
+    monkeypatch.setenv(tagging.ENV, "on")
+    assert tagging.wanted() is True
+    assert tagging.wanted(False) is False            # the front end's own option wins
+    monkeypatch.setenv(tagging.ENV, "sometimes")
+    try:
+        tagging.wanted()
+    except ValueError as exc:
+        assert "COOPSHELL_TAG must be 1/true/on/yes or 0/false/off/no, got 'sometimes'" in str(exc)
+    else:
+        raise AssertionError("a bad $COOPSHELL_TAG was accepted")
+
+
+def test_tag_magic_switches_and_reports():
+    import pytest
+    from coopshell.interactive.magics import MagicError, run_magic
+
+    old = sys.stdout
+    try:
+        assert run_magic("%tag") == "tagged output: off (%tag on|off)"
+        assert run_magic("%tag on").startswith("tagged output: on")
+        assert isinstance(sys.stdout, TaggedStream) and sys.stdout.inner is old
+        assert run_magic("%tag").startswith("tagged output: on")
+        assert run_magic("%tag off") == "tagged output: off"
+        assert sys.stdout is old
+        with pytest.raises(MagicError, match="expected 'on' or 'off', got 'maybe'"):
+            run_magic("%tag maybe")
+        with pytest.raises(MagicError, match="too many arguments"):
+            run_magic("%tag on off")
+    finally:
+        tagging.disable()
+    assert "%tag [on|off]" in run_magic("%help")
