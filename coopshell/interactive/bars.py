@@ -25,8 +25,8 @@ All are renderer factories for :func:`coopshell.progress.set_default_renderer`.
 from __future__ import annotations
 
 import contextvars
+import os
 import sys
-import uuid
 from typing import Any, Callable
 
 from ..progress import Progress, StreamBar
@@ -122,7 +122,7 @@ class DisplayBar:
 
     def __init__(self, p: Progress):
         self.context = contextvars.copy_context()
-        self.display_id = uuid.uuid4().hex
+        self.display_id = os.urandom(16).hex()   # uuid4-like; no uuid import at start-up
         self.shown = False
 
     def update(self, p: Progress) -> None:
