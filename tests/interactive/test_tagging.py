@@ -235,3 +235,26 @@ def test_tag_magic_switches_and_reports():
     finally:
         tagging.disable()
     assert "%tag [on|off]" in run_magic("%help")
+
+
+def test_piped_shell_with_tag_option(tmp_path):
+    import os
+    import subprocess
+
+    src = ("g = spawn(print, 'from', 'bg'); g.name = 'piped-bg'; g.join(); print('fg bare')\n"
+           "h = spawn(print, 'anon'); h.join(); print('id', h.minimal_ident)\n")
+    env = dict(os.environ, COOPSHELL_HISTORY=str(tmp_path / "history"))
+    env.pop(tagging.ENV, None)
+    r = subprocess.run([sys.executable, "-m", "coopshell", "--tag"], input=src, text=True,
+                       capture_output=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    ident = lines[-1].split()[-1]
+    assert lines == ["[piped-bg] from bg", "fg bare", f"[#{ident}] anon", f"id {ident}"], r.stdout
+    r = subprocess.run([sys.executable, "-m", "coopshell"], input=src, text=True,
+                       capture_output=True, env=env, timeout=60)
+    assert r.stdout.splitlines()[0] == "from bg", r.stdout        # off by default
+    env[tagging.ENV] = "1"
+    r = subprocess.run([sys.executable, "-m", "coopshell"], input=src, text=True,
+                       capture_output=True, env=env, timeout=60)
+    assert r.stdout.splitlines()[0] == "[piped-bg] from bg", r.stdout
