@@ -44,7 +44,7 @@ class Progress:
     """The state of one sweep, and the iterator over it."""
 
     def __init__(self, items: Iterable[Any], total: int | None = None, desc: str | None = None,
-                 *, bar: Any = None, interval: float = DEFAULT_INTERVAL):
+                 *, bar: Any = None, interval: float = DEFAULT_INTERVAL, transient: bool = False):
         if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
             raise TypeError(f"progress() expected an iterable or a list of greenlets, "
                             f"got {items!r}")
@@ -71,6 +71,9 @@ class Progress:
         self.started_at = monotonic()
         self.ended_at: float | None = None
         self._interval = interval
+        #: Erase the bar when the sweep ends normally (the caller prints a
+        #: summary, as ``%joinall`` does); an interrupted sweep keeps its bar.
+        self.transient = bool(transient)
         self._drawn = (-1, -1)
         self._timer: Any = None
         self._renderer = _make_renderer(bar, self)
@@ -161,7 +164,8 @@ class Progress:
 
 
 def progress(items: Iterable[Any], total: int | None = None, desc: str | None = None, *,
-             bar: Any = None, interval: float = DEFAULT_INTERVAL) -> Progress:
+             bar: Any = None, interval: float = DEFAULT_INTERVAL,
+             transient: bool = False) -> Progress:
     """Iterate ``items`` with a live progress bar.
 
     A list (tuple, set) of greenlets or other waitables is yielded in the
@@ -170,8 +174,10 @@ def progress(items: Iterable[Any], total: int | None = None, desc: str | None = 
     the display: None for the front end's default, False for none, a
     :class:`Renderer`, or a tqdm-like class (``bar=tqdm``), which is then
     called as ``bar(total=, desc=)`` and fed ``update(1)`` per item.
+    ``transient``: erase a terminal bar once the sweep finishes (not when it
+    is interrupted), for callers that print their own summary.
     """
-    return Progress(items, total, desc, bar=bar, interval=interval)
+    return Progress(items, total, desc, bar=bar, interval=interval, transient=transient)
 
 
 # -- renderers -------------------------------------------------------------------
@@ -187,6 +193,11 @@ class StreamBar:
         self._draw(p.format(), end="")
 
     def close(self, p: Progress) -> None:
+        if p.transient and p.finished:
+            if self._width:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self.stream.flush()
+            return
         self._draw(p.format(), end="\n")
 
     def _draw(self, text: str, end: str) -> None:

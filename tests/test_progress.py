@@ -128,6 +128,25 @@ def test_stream_bar_writes_carriage_returns_and_ends_the_line():
     assert s.text.startswith("\r2/2 100%") and s.text.endswith("\n")
 
 
+def test_transient_bar_is_erased_when_finished_but_kept_when_interrupted():
+    import io
+
+    out = io.StringIO()
+    gate = Event()
+    jobs = [co.spawn(gate.wait), co.spawn(gate.wait)]
+    sweep = progress(jobs, bar=StreamBar(out), transient=True, interval=0.01)
+    it = iter(sweep)
+    co.spawn_later(0.05, gate.set)
+    assert len(list(it)) == 2 and sweep.finished
+    text = out.getvalue()
+    assert text.startswith("\r0/2")           # the first tick (0.01 s) comes before the gate
+    assert text.endswith("\r") and text.rstrip("\r").endswith(" ") and "\n" not in text
+    out2 = io.StringIO()
+    for _ in progress(range(5), bar=StreamBar(out2), transient=True):
+        break                                  # interrupted: the counts stay
+    assert out2.getvalue().endswith("(interrupted)\n"), out2.getvalue()
+
+
 @pytest.mark.parametrize("bad, exc", [
     (5, TypeError), ("abc", TypeError), (None, TypeError),
 ])

@@ -19,7 +19,8 @@ from ..greenlet import Greenlet, iwait
 from ..timeout import Timeout
 from ..util import all_greenlets, describe_wait, find_greenlet, format_greenlet_stack
 
-__all__ = ["run_source", "run_magic", "run_magic_line", "complete", "mark_internal", "MagicError"]
+__all__ = ["run_source", "run_magic", "run_magic_line", "complete", "mark_internal", "MagicError",
+           "describe_object"]
 
 # Originals, so that monkey patching cannot make the %blocking watcher green.
 _Thread = _threading.Thread
@@ -298,19 +299,36 @@ def _pinfo(expr, namespace):
         obj = eval(expr, namespace)
     except Exception as exc:
         raise MagicError(f"%pinfo: cannot evaluate {expr!r}: {type(exc).__name__}: {exc}") from None
-    lines = [f"Type:      {type(obj).__module__}.{type(obj).__qualname__}"]
-    r = repr(obj)
-    lines.append(f"Value:     {r if len(r) < 200 else r[:197] + '...'}")
+    return describe_object(obj, expr)
+
+
+def describe_object(obj, expr: str, with_source: bool = False) -> str:
+    """What ``expr?`` shows (``expr??`` with ``with_source``): type, value,
+    signature, file, then the docstring (or the source). Shared by the attach
+    session's ``%pinfo`` and the shell's ``obj?``; never raises for an odd object."""
+    cls = type(obj)
+    lines = [f"Type:      {cls.__module__}.{cls.__qualname__}"
+             if cls.__module__ != "builtins" else f"Type:      {cls.__qualname__}"]
+    try:
+        r = repr(obj)
+    except Exception:
+        r = f"<{cls.__name__} (repr failed)>"
+    lines.append(f"Value:     {r if len(r) <= 200 else r[:197] + '...'}")
     if callable(obj):
         try:
             lines.append(f"Signature: {expr}{inspect.signature(obj)}")
         except (TypeError, ValueError):
             pass
     try:
-        lines.append(f"File:      {inspect.getsourcefile(obj)}")
+        lines.append(f"File:      {inspect.getsourcefile(obj) or inspect.getfile(obj)}")
     except TypeError:
         pass
+    if with_source:
+        try:
+            lines.append("Source:\n" + inspect.getsource(obj).rstrip())
+            return "\n".join(lines)
+        except (OSError, TypeError):
+            lines.append("Source:    (not available)")
     doc = inspect.getdoc(obj)
-    if doc:
-        lines.append("Docstring:\n" + doc)
+    lines.append("Docstring:\n" + doc if doc else "Docstring: <no docstring>")
     return "\n".join(lines)

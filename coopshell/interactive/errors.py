@@ -144,8 +144,10 @@ def trim_traceback(tb: Any, user_prefix: str | None = None, prefixes: tuple[str,
     Leading frames: everything before the first frame whose file name starts
     with ``user_prefix`` (the front end's input files), or, without one,
     leading coopshell frames. Trailing frames: coopshell's and asyncio's
-    (where a wait or an await ended). Returns the new head (``tb_next`` of
-    the last kept entry is cut), or None for an empty traceback.
+    (where a wait or an await ended). Coopshell frames between two user
+    frames go too (``joinall(..., raise_error=True)`` re-raising a
+    greenlet's error: the cell's line, then the greenlet's). Returns the new
+    head (the kept entries are relinked), or None for an empty traceback.
     """
     entries = []
     t = tb
@@ -168,6 +170,11 @@ def trim_traceback(tb: Any, user_prefix: str | None = None, prefixes: tuple[str,
     while len(entries) > 1 and (is_internal_frame(entries[-1].tb_frame, prefixes)
                                 or entries[-1].tb_frame.f_code.co_filename.startswith(_ASYNCIO_DIR)):
         entries.pop()
+    if len(entries) > 2:
+        inner = [e for e in entries[1:-1] if not is_internal_frame(e.tb_frame, prefixes)]
+        entries = [entries[0]] + inner + [entries[-1]]
+        for a, b in zip(entries, entries[1:]):
+            a.tb_next = b
     entries[-1].tb_next = None
     return entries[0]
 

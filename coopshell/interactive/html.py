@@ -24,7 +24,7 @@ MAX_FUNC_CHARS = 60
 
 _TABLE_STYLE = "border-collapse:collapse;font-family:monospace;font-size:90%"
 _NOWRAP = ' style="white-space:nowrap"'
-_PROGRESS = re.compile(r"(\d+)/(\d+) done")
+_PROGRESS = re.compile(r"(\d+)/(\d+)\b")
 
 
 def _cut(text: str, limit: int) -> str:

@@ -14,8 +14,11 @@
   own asyncio tasks).
 
 Both get the line magics ``%monkey``, ``%greenlets``, ``%where``, ``%kill``,
-``%joinall``, ``%blocking`` and ``%coophelp`` (``%help`` in the coopshell
-kernel; see :mod:`coopshell.interactive.magics`), HTML renderings of
+``%joinall``, ``%blocking``, ``%tag`` and ``%coophelp`` (``%help`` in the
+coopshell kernel; see :mod:`coopshell.interactive.magics`), progress bars
+(in Jupyter one display updated in place; in the terminal a stderr bar
+that keeps off the prompt: :mod:`.bars`), tagged output when asked for (``c.Coopshell.tag = True`` in
+the IPython config, ``COOPSHELL_TAG=1``, or ``%tag on``), HTML renderings of
 ``Greenlet``, ``Group`` and ``Pool`` in Jupyter (:mod:`.html`), the one
 Ctrl-C policy (:mod:`.interrupt`) and trimmed tracebacks (:mod:`.errors`).
 ``%unload_ext coopshell`` undoes all of it; running greenlets keep their
@@ -31,18 +34,21 @@ import time
 from typing import Any, Callable
 
 from .. import monkey as _monkey
+from .. import progress as _progress
 from .._core.hub import get_hub
+from . import bars as _bars
 from . import bridge as _bridge
 from . import errors as _errors
 from . import html as _html
 from . import interrupt as _interrupt
+from . import tagging as _tagging
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension", "install", "uninstall",
            "MAGIC_NAMES", "greenlet_table_html", "INPUTHOOK_NAME", "greenlet_aware_sigint",
            "KERNEL_MODULES", "TERMINAL_MODULES"]
 
 #: The line magics the extension registers (``help`` as ``%coophelp``, unless ``help_name``).
-MAGIC_NAMES = ("monkey", "greenlets", "where", "kill", "joinall", "blocking", "help")
+MAGIC_NAMES = ("monkey", "greenlets", "where", "kill", "joinall", "blocking", "tag", "help")
 
 #: The name the terminal input hook is registered under (``%gui coopshell``).
 INPUTHOOK_NAME = "coopshell"
@@ -78,7 +84,7 @@ class _Installed:
     """What :func:`install` changed in one shell, so :func:`uninstall` can undo it."""
 
     __slots__ = ("bridge", "kernel", "magics", "formatters", "events", "gui", "sigint",
-                 "interactive", "tracking", "custom_exc", "reporter", "front_end")
+                 "interactive", "tracking", "custom_exc", "reporter", "front_end", "bars", "tagged")
 
     def __init__(self) -> None:
         self.bridge: _bridge.Bridge | None = None
@@ -93,15 +99,20 @@ class _Installed:
         self.custom_exc: Any = None
         self.reporter: Any = None
         self.front_end: tuple[str, ...] = ()
+        self.bars = False        # we set the Jupyter progress renderer
+        self.tagged = False      # we turned tagging on at install
 
 
-def install(ip: Any, kernel: Any = None, help_name: str = "coophelp") -> None:
+def install(ip: Any, kernel: Any = None, help_name: str = "coophelp",
+            tag: bool | None = None) -> None:
     """Wire coopshell into the IPython shell ``ip`` (idempotent).
 
     ``kernel`` is the ipykernel ``Kernel`` when there is one (default:
     ``ip.kernel`` if it exists); its asyncio loop must already exist.
     ``help_name``: the name ``%help`` gets (IPython has no ``%help`` of its own,
     but a stock kernel's users may define one; the coopshell kernel uses ``help``).
+    ``tag``: start with tagged output on (None: ``c.Coopshell.tag`` in the
+    IPython config, else ``$COOPSHELL_TAG``).
     """
     if getattr(ip, "_coopshell_installed", None) is not None:
         return
@@ -136,6 +147,18 @@ def install(ip: Any, kernel: Any = None, help_name: str = "coophelp") -> None:
     if "print_exception" not in hub.__dict__:
         state.reporter = _errors.ErrorReporter(hub, policy.loop, foreground=lambda: policy.foreground)
         hub.print_exception = state.reporter
+    _progress.set_default_renderer(_bars.display_bar if kernel is not None
+                                   else _bars.terminal_bars(ip))
+    state.bars = True
+    if tag is None:
+        section = getattr(ip, "config", {}).get("Coopshell", {})
+        tag = section.get("tag") if hasattr(section, "get") else None
+    try:
+        if _tagging.wanted(tag) and not _tagging.enabled():
+            _tagging.enable()
+            state.tagged = True
+    except ValueError as exc:
+        print(f"coopshell: {exc}; tagged output stays off", file=sys.stderr)
     wake = _wake_after_cell
     ip.events.register("post_run_cell", wake)
     state.events.append(("post_run_cell", wake))
@@ -165,6 +188,9 @@ def uninstall(ip: Any) -> None:
         if state.reporter.pending:
             state.reporter.flush()
         del hub.print_exception
+    if state.bars:
+        _progress.set_default_renderer(None)
+    _tagging.disable()
     _errors.uninstall_ipython(ip, state.custom_exc)
     _html.unregister_formatters(state.formatters)
     magics = ip.magics_manager.magics["line"]
@@ -220,9 +246,6 @@ def _make_magic(magics: Any, name: str, rich: bool) -> Callable[[str], None]:
                 _display_html(_html.greenlet_table_html(shown, caption=summary),
                               magics.greenlets(line))
                 return
-            if rich and name == "joinall":
-                _joinall_with_progress(magics, line)
-                return
             out = magics.run_magic(f"{name} {line}")
         except magics.MagicError as exc:
             print(str(exc), file=sys.stderr)
@@ -240,26 +263,6 @@ def _display_html(html_text: str, plain: str) -> None:
     from IPython.display import display
 
     display({"text/html": html_text, "text/plain": plain}, raw=True)
-
-
-def _joinall_with_progress(magics: Any, line: str) -> None:
-    """``%joinall`` in Jupyter: the same wait, with a live progress bar."""
-    from IPython.display import HTML, display
-
-    handle = None
-
-    def progress(text: str) -> None:
-        nonlocal handle
-        if handle is None:
-            handle = display(HTML(_html.progress_html(text)), display_id=True)
-        else:
-            handle.update(HTML(_html.progress_html(text)))
-
-    out = magics.run_magic(f"joinall {line}", progress=progress)
-    if handle is not None and out:
-        handle.update(HTML(_html.progress_html(out)))
-    if out:
-        print(out)
 
 
 # -- running the hub while idle ---------------------------------------------------------

@@ -19,11 +19,13 @@ kernelspec, display name "Python 3 (coopshell)") starts
   background greenlet that happened to be running is not hurt; a second
   SIGINT kills a greenlet that starves the hub.
 - The magics (``%monkey``, ``%greenlets``, ``%where``, ``%kill``,
-  ``%joinall``, ``%blocking``, ``%help``), the HTML reprs and trimmed
+  ``%joinall``, ``%blocking``, ``%tag``, ``%help``), progress bars as one
+  display updated in place, the HTML reprs and trimmed
   tracebacks are those of the IPython extension, and
   ``coopshell.monkey.INTERACTIVE`` is set, so ``%monkey`` leaves the kernel's
   own threads (iopub, control, heartbeat) their real ``threading``.
 - ``co``, ``spawn``, ``joinall`` and ``sleep`` are predefined, as in the shell.
+- ``--CoopKernel.tag=True`` (or ``COOPSHELL_TAG=1``) starts with ``%tag on``.
 - ``python -m coopshell.kernel install [--user|--sys-prefix|--prefix P]
   [--name N] [--display-name D]`` writes a kernelspec that starts this
   kernel with this interpreter (how a Jupyter installed elsewhere gets it).
@@ -46,7 +48,7 @@ from typing import Any, Iterator
 
 from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
-from traitlets import Type
+from traitlets import Bool, Type
 
 from .. import __version__
 from .._core.hub import get_hub, get_hub_if_exists
@@ -69,6 +71,10 @@ class CoopKernel(IPythonKernel):
     implementation = "coopshell"
     implementation_version = __version__
 
+    tag = Bool(None, allow_none=True,
+               help="Start with %tag on: lines that background greenlets print start with "
+                    "[name] (default: $COOPSHELL_TAG)").tag(config=True)
+
     @property
     def banner(self) -> str:  # type: ignore[override]
         return (super().banner + f"coopshell {__version__}: greenlets keep running between "
@@ -78,7 +84,7 @@ class CoopKernel(IPythonKernel):
         """Start the kernel, then attach the bridge, load the magics, predefine names."""
         super().start()
         if self.shell is not None:
-            _ext.install(self.shell, kernel=self, help_name="help")
+            _ext.install(self.shell, kernel=self, help_name="help", tag=self.tag)
             import coopshell
 
             ns = self.shell.user_ns

@@ -7,24 +7,39 @@ prefix, its name (``Greenlet.name`` when set, else ``#`` and its
 statement or cell being run, which runs in the main greenlet) and from the
 hub stay bare.
 
-Each greenlet's unfinished line is kept apart until its newline arrives, so
-``print("a", "b")`` (several writes) gets one prefix and two greenlets
-printing at once never share a line. A partial line is written out when the
-stream is flushed or its greenlet ends: nothing is lost.
+A line written in several pieces (``print("a", "b")`` is five writes) gets
+one prefix, and two greenlets printing at once never share a line: while
+one greenlet's line is unfinished, another's pieces are held back until it
+ends (or the stream is flushed, or the owner finishes): nothing is lost.
 
 The wrapper writes to the stream it wraps from the writer's own greenlet, so
-in Jupyter the text still goes to the cell that spawned the greenlet.
+in Jupyter the text still goes to the cell that spawned the greenlet (held
+back text written out later, from elsewhere, is written in a copy of the
+writer's context, where ipykernel keeps the cell's parent header).
 Tagging off means no wrapper at all: no cost.
+
+Front ends turn it on with ``%tag on``, or at start from a setting:
+``coopshell --tag``, ``--CoopKernel.tag=True`` for the kernel,
+``c.Coopshell.tag = True`` for the IPython extension, or ``COOPSHELL_TAG=1``
+for all of them (:func:`wanted`).
 """
 
 from __future__ import annotations
 
+import contextvars
+import os
 import sys
 from typing import Any
 
-from coopshell.greenlet import Greenlet, getcurrent
+from greenlet import getcurrent as _raw_getcurrent
 
-__all__ = ["TaggedStream", "enable", "disable", "enabled", "tag_of"]
+from coopshell.greenlet import Greenlet
+
+__all__ = ["TaggedStream", "enable", "disable", "enabled", "tag_of", "wanted", "ENV"]
+
+#: The environment variable that turns tagging on at start in every front end.
+ENV = "COOPSHELL_TAG"
+_copy_context = contextvars.copy_context
 
 _DIM = "\x1b[2m"
 _RESET = "\x1b[0m"
@@ -38,12 +53,27 @@ def tag_of(g: Greenlet) -> str:
 
 
 class TaggedStream:
-    """A text stream wrapper that prefixes background greenlets' lines."""
+    """A text stream wrapper that prefixes background greenlets' lines.
+
+    The greenlet with an unfinished line is its *owner*: its pieces are
+    collected (the hot path of ``print``, which writes each argument,
+    separator and end apart) and the wrapped stream gets one ``write`` per
+    line, prefix included. Pieces from another background greenlet
+    meanwhile are held back, in a copy of that greenlet's context, until the
+    owner's line ends. The foreground's writes go straight through (ending
+    an unfinished background line first, never mixing into it).
+    """
 
     def __init__(self, inner: Any, *, dim: bool = False):
         self.inner = inner
+        self._inner_write = inner.write
         self.dim = dim
-        self._partial: dict[Greenlet, list[str]] = {}
+        self._owner: Any = None        # the Greenlet whose line is unfinished
+        self._owner_raw: Any = None    # the raw greenlet running it, for the hot path
+        self._line: list[str] = []     # that line's pieces so far (prefix in the first)
+        self._line_ctx: Any = None     # the owner's context, to write the line from elsewhere
+        # greenlet -> [context at the first piece, piece, piece...], held back
+        self._partial: dict[Greenlet, list[Any]] = {}
         self._prefixes: dict[Greenlet, str] = {}   # also: greenlets linked for cleanup
 
     def _prefix(self, g: Greenlet) -> str:
@@ -56,51 +86,153 @@ class TaggedStream:
         return p
 
     def write(self, s: str) -> int:
-        g = getcurrent()
-        if type(g) is not Greenlet and not isinstance(g, Greenlet):
-            return self.inner.write(s)  # type: ignore[no-any-return]
+        # The hot paths of print() from a background greenlet, inlined: a piece
+        # of the line it owns, the newline that ends it, the first piece of a line.
+        raw = _raw_getcurrent()
+        if raw is self._owner_raw and raw.task is self._owner and type(s) is str:
+            if "\n" not in s:
+                self._line.append(s)
+                return len(s)
+            if s == "\n" and not self._partial:
+                line = self._line
+                line.append(s)
+                self._owner = self._owner_raw = self._line_ctx = None
+                self._line = []
+                self._inner_write("".join(line))
+                return 1
+        elif self._owner is None and type(s) is str and "\n" not in s and s:
+            task = getattr(raw, "task", None)
+            if task is not None:
+                p = self._prefixes.get(task)
+                if p is not None:
+                    self._owner = task
+                    self._owner_raw = raw
+                    self._line = [p + s]
+                    self._line_ctx = _copy_context()
+                    return len(s)
+        return self._write(raw, s)
+
+    def _write(self, raw: Any, s: str) -> int:
         if type(s) is not str and not isinstance(s, str):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
-        buf = self._partial.get(g)
-        if "\n" not in s:
+        task = getattr(raw, "task", None)
+        if task is None or not isinstance(task, Greenlet):
+            # The foreground (main greenlet) or the hub: bare.
+            self._end_line()
+            n = self._inner_write(s)
+            if self._partial:
+                self._drain()
+            return n  # type: ignore[no-any-return]
+        g = task
+        owner = self._owner
+        if owner is not None and owner is not g:
+            buf = self._partial.get(g)
             if buf is None:
                 self._prefix(g)
-                self._partial[g] = [s]
+                self._partial[g] = [_copy_context(), s]
             else:
                 buf.append(s)
             return len(s)
-        if buf is not None:
-            del self._partial[g]
-            buf.append(s)
-            text = "".join(buf)
-        else:
-            text = s
-        prefix = self._prefix(g)
-        *lines, rest = text.split("\n")
-        self.inner.write(prefix + ("\n" + prefix).join(lines) + "\n")
-        if rest:
-            self._partial[g] = [rest]
+        self._emit(g, raw, s)
+        if self._owner is None and self._partial:
+            self._drain()
         return len(s)
+
+    def _emit(self, g: Greenlet, raw: Any, text: str) -> None:
+        """Add ``text`` of ``g`` (which owns the line, or the stream is at a
+        line start): complete lines are written, a rest stays ``g``'s line."""
+        if not text:
+            return
+        prefix = self._prefix(g)
+        if self._owner is g:
+            pieces = self._line
+        else:
+            pieces = [prefix]
+            self._line_ctx = _copy_context()
+        *complete, rest = text.split("\n")
+        if complete:
+            pieces.append(("\n" + prefix).join(complete) + "\n")
+            self._inner_write("".join(pieces))
+            pieces = [prefix + rest] if rest else []
+        elif rest:
+            pieces.append(rest)
+        if pieces:
+            self._owner, self._owner_raw, self._line = g, raw, pieces
+            if self._line_ctx is None:
+                self._line_ctx = _copy_context()
+        else:
+            self._owner = self._owner_raw = self._line_ctx = None
+            self._line = []
+
+    def _end_line(self) -> None:
+        """End the owner's unfinished line (written in its context)."""
+        if self._owner is None:
+            return
+        text = "".join(self._line) + "\n"
+        ctx = self._line_ctx
+        self._owner = self._owner_raw = self._line_ctx = None
+        self._line = []
+        if ctx is None:
+            self._inner_write(text)
+        else:
+            ctx.run(self._inner_write, text)
+
+    def _drain(self) -> None:
+        """The stream is at a line start: write what others held back."""
+        while self._owner is None and self._partial:
+            g, buf = next(iter(self._partial.items()))
+            del self._partial[g]
+            worker = getattr(g, "_worker", None)
+            running = worker is not None and getattr(worker, "task", None) is g
+            buf[0].run(self._emit, g, worker if running else None, "".join(buf[1:]))
+            if self._owner is g:
+                self._line_ctx = buf[0]
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
-        for g in list(self._partial):
-            self._write_partial(g)
+        """Write out what is pending: the caller's own unfinished line as it
+        is; someone else's only when others wait behind it (ended, then they
+        come out)."""
+        owner = self._owner
+        if owner is not None:
+            raw = _raw_getcurrent()
+            if getattr(raw, "task", None) is owner:
+                if self._line:
+                    self._inner_write("".join(self._line))
+                    self._line = []
+            elif self._partial:
+                self._end_line()
+        if self._partial:
+            self._drain()
+        self.inner.flush()
+
+    def close_lines(self) -> None:
+        """End every unfinished line and write everything held back (unwrapping)."""
+        self._end_line()
+        for g, buf in list(self._partial.items()):
+            text = "".join(buf[1:])
+            if text and text[-1] != "\n":
+                buf[1:] = [text + "\n"]
+        self._drain()
+        self._end_line()
         self.inner.flush()
 
     def _on_finished(self, g: Greenlet) -> None:
-        self._write_partial(g)
-        self._prefixes.pop(g, None)
-
-    def _write_partial(self, g: Greenlet) -> None:
+        if self._owner is g:
+            self._end_line()
         buf = self._partial.pop(g, None)
-        if buf:
-            text = "".join(buf)
-            if text:
-                self.inner.write(self._prefix(g) + text + "\n")
+        if buf is not None:
+            text = "".join(buf[1:])
+            if text and text[-1] != "\n":
+                text += "\n"
+            self._partial[g] = [buf[0], text]   # complete now: written when the stream is free
+        if self._owner is None and self._partial:
+            self._drain()
+        if g not in self._partial:
+            self._prefixes.pop(g, None)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -124,13 +256,27 @@ def enable(*, dim: bool | None = None) -> None:
 
 
 def disable() -> None:
-    """Unwrap ``sys.stdout`` and ``sys.stderr``, writing out pending partial lines."""
+    """Unwrap ``sys.stdout`` and ``sys.stderr``, writing out pending lines."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if isinstance(stream, TaggedStream):
-            stream.flush()
+            stream.close_lines()
             setattr(sys, name, stream.inner)
 
 
 def enabled() -> bool:
+    """True while ``sys.stdout`` is tagged."""
     return isinstance(sys.stdout, TaggedStream)
+
+
+def wanted(setting: Any = None) -> bool:
+    """Whether a front end should start with tagging on: ``setting`` (its own
+    option) when given, else ``$COOPSHELL_TAG`` (1/true/on/yes)."""
+    if setting is not None:
+        return bool(setting)
+    value = os.environ.get(ENV, "").strip().lower()
+    if value in ("", "0", "false", "off", "no"):
+        return False
+    if value in ("1", "true", "on", "yes"):
+        return True
+    raise ValueError(f"${ENV} must be 1/true/on/yes or 0/false/off/no, got {value!r}")

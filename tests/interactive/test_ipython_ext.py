@@ -104,6 +104,53 @@ def test_terminal_ctrl_c_interrupts_the_join_only(term):
     assert int(term.value("len(ticks)")) > n0 + 3
 
 
+def test_terminal_interrupted_joinall_traceback_is_trimmed(term):
+    # The printer runs only once the main greenlet is parked in joinall.
+    term.p.sendline("g = co.spawn(co.sleep, 60); co.spawn(print, 'PARK' + 'ED', flush=True); "
+                    "co.joinall([g])")
+    term.p.expect("PARKED")
+    term.p.sendintr()
+    term.n += 1
+    term.p.expect(rf"In \[{term.n}\]:")
+    out = _ANSI.sub("", term.p.before)
+    assert "KeyboardInterrupt" in out and "co.joinall([g])" in out, out
+    for internal in ("greenlet.py", "hub.py", "_iwait", "switch()"):
+        assert internal not in out, out
+    assert term.value("g.dead") == "False"           # only the wait was interrupted
+    term.run("g.kill()")
+
+
+def test_terminal_failed_joinall_traceback_is_trimmed(term):
+    out = term.run("co.joinall([co.spawn(lambda: 1 / 0)], raise_error=True)")
+    assert "failed with ZeroDivisionError" in out, out   # the hub's report of the greenlet
+    cell_tb = out.split("-" * 40)[-1]                # then IPython's traceback of the cell
+    assert "ZeroDivisionError" in cell_tb and "raise_error=True)" in cell_tb, out
+    assert "<lambda>" in cell_tb, out               # the greenlet's failing frame stays
+    assert "greenlet.py" not in cell_tb and "hub.py" not in cell_tb, out
+
+
+def test_terminal_progress_bar_and_tag(term):
+    term.run("from coopshell.progress import progress")
+    out = term.run("jobs = [co.spawn(co.sleep, 0.1 * i) for i in range(1, 9)]; "
+                   "r = [g.value for g in progress(jobs, desc='sweep')]")
+    assert re.search(r"sweep: 8/8 100% [\d.]+/s in ", out), out     # the final state stays
+    # A background sweep finishing while the prompt is up: its final line is
+    # printed once, above the prompt.
+    term.p.sendline("bgs = co.spawn(lambda: list(progress([co.spawn(co.sleep, 0.3)], desc='bgsweep')))")
+    term.n += 1
+    term.p.expect(r"bgsweep: 1/1 100% [\d.]+/s in ")
+    term.p.expect(rf"In \[{term.n}\]:")
+    assert term.value("bgs.dead") == "True"
+    assert "tagged output: on" in term.run("%tag on")
+    term.p.sendline("tg = co.spawn(print, 'bg', 'words'); tg.name = 'term-bg'; tg.join(); "
+                    "print('fg' + 'words')")
+    term.n += 1
+    term.p.expect(rf"In \[{term.n}\]:")
+    out = _ANSI.sub("", term.p.before)
+    assert "[term-bg] bg words" in out and re.search(r"(?m)^fgwords", out), out
+    assert "tagged output: off" in term.run("%tag off")
+
+
 def test_terminal_idle_cpu_is_zero(term):
     term.run("bg.kill(); ev = __import__('coopshell.event').event.Event()")
     term.run("parked = [co.spawn(ev.wait) for _ in range(1000)] + [co.spawn(co.sleep, 3600)]")

@@ -298,6 +298,6 @@ def test_joinall_magic_shows_progress(k):
     html = r.data("text/html")
     assert html and "<progress" in html[0], r.messages
     updates = [m for m in r.messages if m["msg_type"] == "update_display_data"]
-    assert updates and "12/12 done" in updates[-1]["content"]["data"]["text/html"]
+    assert updates and "joinall: 12/12 100%" in updates[-1]["content"]["data"]["text/html"]
     assert "12/12 done" in r.stream()
     assert k.ok("all(j.dead for j in jobs)").text == "True"

@@ -50,7 +50,7 @@ def test_two_greenlets_writing_in_pieces_never_share_a_line():
                                     "[b] 1-start 1-end", "[b] second line of 1"])
 
 
-def test_partial_line_is_written_when_the_greenlet_ends_or_on_flush():
+def test_partial_line_shows_on_flush_and_is_ended_when_the_greenlet_ends():
     out = io.StringIO()
     s = TaggedStream(out)
     g = _named("p", lambda: s.write("no newline"))
@@ -58,13 +58,43 @@ def test_partial_line_is_written_when_the_greenlet_ends_or_on_flush():
     co.sleep(0)
     assert out.getvalue() == "[p] no newline\n"
     gate = Event()
-    h = _named("q", lambda: (s.write("pending"), gate.wait()))
+    h = _named("q", lambda: (s.write("loading..."), s.flush(), gate.wait(), s.write(" done\n")))
     co.sleep(0)
-    assert out.getvalue() == "[p] no newline\n"
-    s.flush()
-    assert out.getvalue().endswith("[q] pending\n")
+    assert out.getvalue() == "[p] no newline\n[q] loading..."      # visible while it waits
     gate.set()
     h.join()
+    assert out.getvalue() == "[p] no newline\n[q] loading... done\n"
+
+
+def test_pieces_held_back_behind_an_unfinished_line_come_out_on_flush_and_at_the_end():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    gate = Event()
+    a = _named("a", lambda: (s.write("a-start"), s.flush(), gate.wait(), s.write(" a-end\n")))
+    co.sleep(0)
+    b = _named("b", lambda: s.write("b-line\nb-rest"))
+    b.join()
+    co.sleep(0)
+    assert out.getvalue() == "[a] a-start"              # b waits behind a's line
+    s.flush()                                           # flush: a's line is ended, b comes out
+    assert out.getvalue() == "[a] a-start\n[b] b-line\n[b] b-rest\n"
+    gate.set()
+    a.join()
+    assert out.getvalue().endswith("[a]  a-end\n")
+    s.write("main bare\n")
+    assert out.getvalue().endswith("main bare\n")
+
+
+def test_foreground_write_ends_an_unfinished_background_line_first():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    gate = Event()
+    g = _named("bg", lambda: (s.write("half"), gate.wait(), s.write("other half\n")))
+    co.sleep(0)
+    s.write("fg line\n")
+    gate.set()
+    g.join()
+    assert out.getvalue().splitlines() == ["[bg] half", "fg line", "[bg] other half"]
 
 
 def test_dim_prefix_on_a_terminal():
@@ -103,3 +133,128 @@ def test_non_str_write_is_refused_clearly():
     g.join()
     assert isinstance(g.exception, TypeError)
     assert "must be str, not bytes" in str(g.exception)
+
+
+# -- the front ends: %tag in the shell (pexpect) and in the kernel (jupyter_client) --------
+
+def test_shell_tag_magic_names_background_lines_and_leaves_the_foreground_bare(tmp_path):
+    import re as _re
+    import pexpect
+    from test_shell import PROMPT, exit_cleanly, plain, shell_env
+
+    p = pexpect.spawn(sys.executable, ["-m", "coopshell"], env=shell_env(tmp_path),
+                      encoding="utf-8", timeout=15, dimensions=(50, 200), cwd=str(tmp_path))
+    try:
+        p.expect(PROMPT)
+        p.sendline("%tag on")
+        p.expect(r"tagged output: on")
+        # The name is set before the greenlet first runs (spawn only schedules it).
+        p.sendline("g = spawn(lambda: print('from', 'bg', 1)); g.name = 'fetch-3'; g.join()")
+        p.expect(r"\x1b\[2m\[fetch-3\]\x1b\[0m from bg 1")          # dimmed, one prefix
+        p.sendline("h = spawn(print, 'anon-out'); h.join(); print('fg-id', h.minimal_ident)")
+        p.expect(r"fg-id (\d+)")
+        ident = p.match.group(1)
+        seen = plain(p.before)
+        assert f"[#{ident}] anon-out" in seen, seen
+        lines = [line.strip() for line in plain(p.before + p.after).splitlines()]
+        assert f"fg-id {ident}" in lines                             # foreground: bare
+        p.sendline("%tag off")
+        p.expect(r"tagged output: off")
+        p.sendline("k = spawn(print, 'after-off'); k.name = 'quiet'; k.join(); print('marker' + '-end')")
+        p.expect("marker-end")
+        seen = plain(p.before)
+        assert "[quiet]" not in seen
+        assert "after-off" in seen, seen
+        status, _ = exit_cleanly(p)
+        assert status == 0
+    finally:
+        if p.isalive():
+            p.terminate(force=True)
+
+
+def test_kernel_tagged_output_goes_to_the_spawning_cell():
+    from _kernel_util import Kernel
+
+    k = Kernel("coopshell", extra_arguments=["--CoopKernel.tag=True"])
+    try:
+        a = k.ok("import coopshell as co, coopshell.event\n"
+                 "go = co.event.Event()\n"
+                 "def writer():\n"
+                 "    go.wait()\n"
+                 "    print('piece one,', end='')\n"
+                 "    co.sleep(0)\n"
+                 "    print(' piece two')\n"
+                 "w = co.spawn(writer); w.name = 'writer-a'\n"
+                 "print('cell A bare')")
+        assert a.stream() == "cell A bare\n"
+        b = k.ok("go.set(); w.join(); print('cell B bare')")
+        assert b.stream() == "cell B bare\n", b.messages
+        msgs = k.wait_for(lambda: k.streams("piece two"), 10, "the writer's line")
+        assert "".join(m["content"]["text"] for m in msgs) == "[writer-a] piece one, piece two\n"
+        assert {m["parent_header"]["msg_id"] for m in msgs} == {a.msg_id}
+        assert "tagged output: on" in k.ok("%tag").stream()
+        k.ok("%tag off")
+        c = k.ok("co.spawn(print, 'untagged now').join()")
+        assert c.stream() == "untagged now\n"
+    finally:
+        k.close()
+
+
+def test_wanted_reads_the_setting_then_the_environment(monkeypatch):
+    monkeypatch.delenv(tagging.ENV, raising=False)
+    assert tagging.wanted() is False
+    assert tagging.wanted(True) is True
+    monkeypatch.setenv(tagging.ENV, "on")
+    assert tagging.wanted() is True
+    assert tagging.wanted(False) is False            # the front end's own option wins
+    monkeypatch.setenv(tagging.ENV, "sometimes")
+    try:
+        tagging.wanted()
+    except ValueError as exc:
+        assert "COOPSHELL_TAG must be 1/true/on/yes or 0/false/off/no, got 'sometimes'" in str(exc)
+    else:
+        raise AssertionError("a bad $COOPSHELL_TAG was accepted")
+
+
+def test_tag_magic_switches_and_reports():
+    import pytest
+    from coopshell.interactive.magics import MagicError, run_magic
+
+    old = sys.stdout
+    try:
+        assert run_magic("%tag") == "tagged output: off (%tag on|off)"
+        assert run_magic("%tag on").startswith("tagged output: on")
+        assert isinstance(sys.stdout, TaggedStream) and sys.stdout.inner is old
+        assert run_magic("%tag").startswith("tagged output: on")
+        assert run_magic("%tag off") == "tagged output: off"
+        assert sys.stdout is old
+        with pytest.raises(MagicError, match="expected 'on' or 'off', got 'maybe'"):
+            run_magic("%tag maybe")
+        with pytest.raises(MagicError, match="too many arguments"):
+            run_magic("%tag on off")
+    finally:
+        tagging.disable()
+    assert "%tag [on|off]" in run_magic("%help")
+
+
+def test_piped_shell_with_tag_option(tmp_path):
+    import os
+    import subprocess
+
+    src = ("g = spawn(print, 'from', 'bg'); g.name = 'piped-bg'; g.join(); print('fg bare')\n"
+           "h = spawn(print, 'anon'); h.join(); print('id', h.minimal_ident)\n")
+    env = dict(os.environ, COOPSHELL_HISTORY=str(tmp_path / "history"))
+    env.pop(tagging.ENV, None)
+    r = subprocess.run([sys.executable, "-m", "coopshell", "--tag"], input=src, text=True,
+                       capture_output=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    ident = lines[-1].split()[-1]
+    assert lines == ["[piped-bg] from bg", "fg bare", f"[#{ident}] anon", f"id {ident}"], r.stdout
+    r = subprocess.run([sys.executable, "-m", "coopshell"], input=src, text=True,
+                       capture_output=True, env=env, timeout=60)
+    assert r.stdout.splitlines()[0] == "from bg", r.stdout        # off by default
+    env[tagging.ENV] = "1"
+    r = subprocess.run([sys.executable, "-m", "coopshell"], input=src, text=True,
+                       capture_output=True, env=env, timeout=60)
+    assert r.stdout.splitlines()[0] == "[piped-bg] from bg", r.stdout

@@ -1,4 +1,4 @@
-"""The magics: ``%monkey``, ``%greenlets``, ``%where``, ``%kill``, ``%joinall``, ``%blocking``, ``%help``.
+"""The magics: ``%monkey``, ``%greenlets``, ``%where``, ``%kill``, ``%joinall``, ``%blocking``, ``%tag``, ``%help``.
 
 One implementation for every front end: the coopshell shell runs lines that
 start with ``%`` through :func:`run_magic`; the Jupyter kernel and the IPython
@@ -8,7 +8,8 @@ argument string and returns the text to show (or None), raising
 
 - :mod:`.registry`: the session's greenlets (``enable_tracking``);
 - :mod:`.describe`: states, waits and stacks in words;
-- :mod:`.commands`: the greenlet magics; :mod:`.monkey`: ``%monkey``.
+- :mod:`.commands`: the greenlet magics; :mod:`.monkey`: ``%monkey``;
+  :mod:`.tag`: ``%tag``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from .args import MagicError, in_main_greenlet
 from .commands import blocking, greenlets, joinall, kill, where
 from .describe import describe_state
 from .monkey import monkey, set_front_end_modules
+from .tag import tag
 from .registry import (KEEP_FINISHED, disable_tracking, enable_tracking, live_greenlets, tracked,
                        tracking_enabled)
 
 __all__ = ["MagicError", "run_magic", "MAGICS", "monkey", "greenlets", "where", "kill", "joinall",
-           "blocking", "help", "enable_tracking", "disable_tracking", "tracking_enabled", "tracked",
+           "blocking", "tag", "help", "enable_tracking", "disable_tracking", "tracking_enabled", "tracked",
            "live_greenlets", "describe_state", "KEEP_FINISHED", "set_front_end_modules",
            "in_main_greenlet", "HELP_EXTRA"]
 
@@ -37,10 +39,15 @@ coopshell magics:
                         table of live greenlets (-a: finished ones too; at most ROWS rows)
   %where ID|NAME…       the full stack of a greenlet
   %kill ID|NAME…|all    kill greenlets by ID or name (from %greenlets)
-  %joinall [TIMEOUT]    wait for all live greenlets, with progress
+  %joinall [TIMEOUT]    wait for all live greenlets, with a live progress bar
   %blocking [SECONDS|on|off]
                         warn when something blocks the hub longer than SECONDS
-  %help                 this text"""
+  %tag [on|off]         prefix background greenlets' output lines with [name] or [#ID]
+                        (the foreground's lines stay bare)
+  %help                 this text
+progress bars:          from coopshell.progress import progress
+                        for g in progress(jobs, desc="scan"): ...  a live bar (done/total,
+                        rate, ETA, failures) over greenlets, iwait(...), Pool.imap_unordered(...)"""
 
 #: Lines a front end adds to ``%help`` (the shell lists its IPython habits there).
 HELP_EXTRA: list[str] = []
@@ -54,7 +61,7 @@ def help(arg: str = "") -> str:
 #: name -> function, for front ends registering line magics.
 MAGICS: dict[str, Callable[..., Any]] = {
     "monkey": monkey, "greenlets": greenlets, "where": where, "kill": kill, "joinall": joinall,
-    "blocking": blocking, "help": help,
+    "blocking": blocking, "tag": tag, "help": help,
 }
 
 

@@ -131,8 +131,25 @@ def kill(arg: str = "", timeout: float = 1.0) -> str:
     return msg
 
 
+class _LineBar:
+    """A renderer that hands ``%joinall``'s progress line to a callback."""
+
+    def __init__(self, show: Callable[[str], Any], line: Callable[[Any], str]):
+        self.show, self.line = show, line
+
+    def update(self, p: Any) -> None:
+        self.show(self.line(p))
+
+    def close(self, p: Any) -> None:
+        self.show(self.line(p))
+
+
 def joinall(arg: str = "", progress: Callable[[str], Any] | None = None) -> str:
-    """``%joinall [TIMEOUT]``: wait for the live greenlets, with a progress line."""
+    """``%joinall [TIMEOUT]``: wait for the live greenlets with a live progress
+    bar (the front end's, see :mod:`coopshell.progress`; or ``progress``, a
+    callback given each progress line); returns the summary line."""
+    from ...progress import Progress
+
     args = split(arg)
     if len(args) > 1:
         raise MagicError("%joinall: too many arguments (usage: %joinall [TIMEOUT])")
@@ -150,34 +167,19 @@ def joinall(arg: str = "", progress: Callable[[str], Any] | None = None) -> str:
     total = len(targets)
     if not total:
         return "no live greenlets"
-    t0 = _monotonic()
-    pending = set(targets)
-    failed = 0
-    step = 0.2 if progress is not None else None
 
-    def line() -> str:
-        return (f"joinall: {total - len(pending)}/{total} done, {failed} failed, "
-                f"{_monotonic() - t0:.1f}s")
+    def line(p: Any) -> str:
+        return f"joinall: {p.done}/{total} done, {p.failed} failed, {p.elapsed:.1f}s"
 
-    last = 0.0
-    while pending:
-        remaining = None if timeout is None else timeout - (_monotonic() - t0)
-        if remaining is not None and remaining <= 0:
-            break
-        wait_for = remaining if step is None else (step if remaining is None else min(step, remaining))
-        for g in iwait(list(pending), wait_for):
-            pending.discard(g)
-            if g.exception is not None:
-                failed += 1
-            if progress is not None and _monotonic() - last >= 0.1:
-                last = _monotonic()
-                progress(line())
-        if progress is not None:
-            last = _monotonic()
-            progress(line())
-    final = line()
-    if pending:
-        final += f"; {len(pending)} still running after {timeout:g}s"
+    bar = _LineBar(progress, line) if progress is not None else None
+    sweep = Progress(iwait(targets, timeout), total=total, desc="joinall", bar=bar,
+                     transient=True)
+    for _ in sweep:
+        pass
+    final = line(sweep)
+    left = total - sweep.done
+    if left:
+        final += f"; {left} still running after {timeout:g}s"
     return final
 
 

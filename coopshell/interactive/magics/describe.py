@@ -1,17 +1,17 @@
 """Describing greenlets in words: state, where a wait is, a stack, an age, a table.
 
 Reads only public names: ``Greenlet.state``, ``Greenlet.gr_frame`` and
-``is_task_entry_frame``. A method is named ``Type.method`` from the frame's
+``is_task_entry_frame``; stacks are ``coopshell.util``'s. A method is named ``Type.method`` from the frame's
 ``self`` (so it reads the same on Python 3.10, which has no ``co_qualname``).
 """
 
 from __future__ import annotations
 
 import re
-import traceback
 from typing import Any
 
 from ...greenlet import Greenlet, is_task_entry_frame
+from ...util import format_greenlet_stack
 
 __all__ = ["describe_state", "describe_wait", "function_text", "stack_text", "age", "table",
            "short_repr"]
@@ -86,19 +86,12 @@ def describe_wait(frame: Any) -> str:
 
 
 def stack_text(g: Greenlet) -> str:
-    """The full stack of a suspended greenlet, innermost last (for ``%where``)."""
-    frame = g.gr_frame
-    if frame is None:
+    """The full stack of a suspended greenlet, innermost last (for ``%where``):
+    ``coopshell.util.format_greenlet_stack`` under a line naming it."""
+    if g.gr_frame is None:
         return f"{g.name} is {describe_state(g)}: no stack to show"
-    frames = []
-    f = frame
-    while f is not None and not is_task_entry_frame(f):
-        frames.append(f)
-        f = f.f_back
-    frames.reverse()
-    summary = traceback.StackSummary.extract(((f, f.f_lineno) for f in frames), limit=None)
     return (f"{g.minimal_ident} {g.name}: {describe_state(g)}\n"
-            + "".join(summary.format()).rstrip("\n"))
+            + format_greenlet_stack(g).rstrip("\n"))
 
 
 def function_text(g: Greenlet) -> str:

@@ -7,15 +7,14 @@ tracks. The observer gives each greenlet its ``minimal_ident`` at spawn, so
 IDs follow spawn order. The registry holds the greenlets strongly (so
 ``%greenlets -a`` can show finished ones) and drops finished ones beyond the
 newest :data:`KEEP_FINISHED`, amortised over spawns. Without tracking,
-``%greenlets`` falls back to a scan of ``gc`` objects.
+``%greenlets`` falls back to ``coopshell.util.all_greenlets`` (a scan of ``gc``).
 """
 
 from __future__ import annotations
 
-import gc
-
 from ... import greenlet as _greenlet_mod
 from ...greenlet import Greenlet
+from ...util import all_greenlets
 
 __all__ = ["enable_tracking", "disable_tracking", "tracking_enabled", "tracked", "live_greenlets",
            "KEEP_FINISHED"]
@@ -62,11 +61,9 @@ def disable_tracking() -> None:
 
 def tracked(include_finished: bool = False) -> list[Greenlet]:
     """Greenlets of the session, oldest first (from the registry, else from gc)."""
-    if tracking_enabled():
-        gs = list(_registry.values())
-    else:
-        gs = [o for o in gc.get_objects() if isinstance(o, Greenlet)]
-        gs.sort(key=lambda g: g.spawn_time)
+    if not tracking_enabled():
+        return all_greenlets(include_finished)
+    gs = list(_registry.values())
     if not include_finished:
         gs = [g for g in gs if not g.dead]
     return gs

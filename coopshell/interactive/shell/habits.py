@@ -9,7 +9,6 @@ prompt and interrupt policy replace. Shell commands run through
 
 from __future__ import annotations
 
-import inspect
 import re
 import statistics
 import sys
@@ -56,36 +55,15 @@ def parse(source: str) -> tuple[str, Any] | None:
 
 
 def help_text(expr: str, namespace: dict, with_source: bool) -> str:
-    """What ``expr?`` (``expr??`` with ``with_source``) prints."""
+    """What ``expr?`` (``expr??`` with ``with_source``) prints: the attach
+    session's ``%pinfo`` text (one implementation for both)."""
+    from ...backdoor._commands import describe_object
+
     try:
         obj = eval(expr, namespace)
     except Exception as exc:
         return f"Object `{expr}` not found ({type(exc).__name__}: {exc})."
-    lines = [f"Type:      {type(obj).__name__}"]
-    try:
-        r = repr(obj)
-    except Exception:
-        r = f"<{type(obj).__name__}>"
-    lines.append(f"Value:     {r if len(r) <= 200 else r[:197] + '...'}")
-    if callable(obj):
-        try:
-            lines.append(f"Signature: {expr}{inspect.signature(obj)}")
-        except (TypeError, ValueError):
-            pass
-    try:
-        f = inspect.getsourcefile(obj) or inspect.getfile(obj)
-        lines.append(f"File:      {f}")
-    except TypeError:
-        pass
-    if with_source:
-        try:
-            lines.append("Source:\n" + inspect.getsource(obj).rstrip())
-            return "\n".join(lines)
-        except (OSError, TypeError):
-            lines.append("Source:    (not available)")
-    doc = inspect.getdoc(obj)
-    lines.append("Docstring: " + (doc if doc else "<no docstring>"))
-    return "\n".join(lines)
+    return describe_object(obj, expr, with_source)
 
 
 def run_system(cmd: str) -> int:

@@ -9,7 +9,7 @@ from typing import Iterable
 __all__ = ["main", "USAGE"]
 
 USAGE = """\
-usage: coopshell [--version] [-h]
+usage: coopshell [--tag] [--version] [-h]
 
 An interactive Python shell where coopshell greenlets keep running at the prompt.
 Input that is not a terminal (a pipe, a file) is read like `python -i` reads it.
@@ -17,6 +17,8 @@ Input that is not a terminal (a pipe, a file) is read like `python -i` reads it.
 options:
   -h, --help   show this help and exit
   --version    print the coopshell version and exit
+  --tag        start with %tag on: background greenlets' output lines start with
+               [name] (also: COOPSHELL_TAG=1)
 
 History: $COOPSHELL_HISTORY or ~/.coopshell_history. At the prompt, %help lists the magics."""
 
@@ -31,6 +33,10 @@ def main(argv: Iterable[str] | None = None) -> int:
         import coopshell
         print(f"coopshell {coopshell.__version__}")
         return 0
+    tag = None
+    if args and args[0] == "--tag":
+        tag = True
+        args = args[1:]
     if args:
         print(f"coopshell: unexpected arguments {' '.join(args)!r} (try --help)", file=sys.stderr)
         return 2
@@ -40,7 +46,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     loop, selector = new_event_loop()
     asyncio.set_event_loop(loop)
-    shell = Shell(interactive=interactive, selector=selector)
+    shell = Shell(interactive=interactive, selector=selector, tag=tag)
     try:
         code = loop.run_until_complete(shell.run())
     finally:

@@ -28,10 +28,13 @@ import types
 from typing import Any
 
 import coopshell
+from coopshell import progress as _progress
 
 from .. import bridge as _bridge
 from .. import errors as _errors
 from .. import magics as _magics
+from .. import tagging as _tagging
+from ..bars import PromptBars
 from ..interrupt import get_policy
 from ..magics.describe import function_text
 from ..watchdog import get_detector
@@ -58,6 +61,7 @@ class Shell:
 
     def __init__(self, namespace: dict | None = None, history: str | None = None,
                  blocking_threshold: float | None = 0.5, interactive: bool = True,
+                 tag: bool | None = None,
                  selector: _bridge.BridgeSelector | None = None):
         self.hub = coopshell.get_hub()
         if namespace is None:
@@ -78,6 +82,10 @@ class Shell:
         self.blocking_threshold = blocking_threshold
         #: False when input is piped: no prompt_toolkit, read like ``python -i``.
         self.interactive = interactive
+        #: Start with ``%tag on`` (None: ``$COOPSHELL_TAG`` decides).
+        self.tag = tag
+        #: Progress bars drawn in the prompt's message (see :mod:`..bars`).
+        self.bars = PromptBars(lambda: self.session.app if self.session is not None else None)
         #: The BridgeSelector the caller built the loop on, if any.
         self.selector = selector
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -99,15 +107,30 @@ class Shell:
                 from prompt_toolkit.patch_stdout import patch_stdout
                 print(self.banner(), flush=True)
                 with patch_stdout(raw=True):
-                    await self._repl()
-                    self._shutdown_greenlets()
+                    self._start_tagging()
+                    try:
+                        await self._repl()
+                        self._shutdown_greenlets()
+                    finally:
+                        _tagging.disable()
             else:
                 print(self.banner(), file=sys.stderr, flush=True)
+                self._start_tagging()
                 await self._piped_repl()
                 self._shutdown_greenlets()
         finally:
+            _tagging.disable()
             self._teardown()
         return self._exit_code or 0
+
+    def _start_tagging(self) -> None:
+        try:
+            on = _tagging.wanted(self.tag)
+        except ValueError as exc:
+            print(f"coopshell: {exc}; tagged output stays off", file=sys.stderr)
+            return
+        if on:
+            _tagging.enable()
 
     def banner(self) -> str:
         """The one-line greeting."""
@@ -230,14 +253,9 @@ class Shell:
             self._run_shell_magic(name, arg)
             return
 
-        def progress(text: str) -> None:
-            if self.interactive:
-                sys.stdout.write("\r" + text + "\x1b[K")
-                sys.stdout.flush()
-
         self.policy.mode = "exec"
         try:
-            out = _magics.run_magic(line, progress=progress)
+            out = _magics.run_magic(line)
         except _magics.MagicError as exc:
             print(str(exc), file=sys.stderr)
             return
@@ -350,12 +368,15 @@ class Shell:
             det.start()
         if self.interactive:
             self.session = self._make_session()
+            _progress.set_default_renderer(self.bars)
         policy.loop = self.loop
         policy.on_prompt = self._exit_prompt
         policy.mode = "idle"
         policy.install()
 
     def _teardown(self) -> None:
+        if self.interactive:
+            _progress.set_default_renderer(None)
         self.policy.uninstall()
         self.policy.on_prompt = None
         det = getattr(self.hub, "blocking_detector", None)
@@ -427,8 +448,9 @@ class Shell:
         except OSError:  # pragma: no cover - unwritable home
             from prompt_toolkit.history import InMemoryHistory
             history = InMemoryHistory()
+        bars = self.bars
         return PromptSession(
-            ">>> ", multiline=True, key_bindings=kb, history=history, lexer=lexer,
+            lambda: bars.message(">>> "), multiline=True, key_bindings=kb, history=history, lexer=lexer,
             auto_suggest=AutoSuggestFromHistory(), completer=_Completer(),
             complete_while_typing=False, enable_history_search=False,
             prompt_continuation=lambda width, line, soft: "... ".rjust(width),
