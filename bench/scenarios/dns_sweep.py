@@ -44,9 +44,15 @@ METRICS = [Metric("s_thread", "s total, thread (system) resolver"),
 PARAMS = {"full": {"names": 5000, "concurrency": 500, "delay": 0.02},
           "quick": {"names": 1000, "concurrency": 500, "delay": 0.02},
           "smoke": {"names": 20, "concurrency": 10, "delay": 0.02}}
-# gevent's default resolver is its thread resolver
-TARGETS = [Target("s_thread", max_ratio=0.3),
-           Target("s_dnspython", max_ratio=0.3, against="s_thread")]
+# Issue 15's target, "<= 0.3x gevent's default resolver" (gevent's default is
+# its thread resolver), is for coopshell's cooperative resolvers: dnspython
+# and ares, against gevent's s_thread. coopshell's own thread resolver runs
+# the same glibc call in a pool of the same size as gevent's (10 threads), so
+# both take names x 20 ms / 10; no thread resolver can be 3x faster than
+# another with the same pool, and its target is parity (no regression).
+TARGETS = [Target("s_dnspython", max_ratio=0.3, against="s_thread"),
+           Target("s_ares", max_ratio=0.3, against="s_thread"),
+           Target("s_thread", max_ratio=1.1)]
 
 _RESOLVERS = ("thread", "dnspython", "ares")
 
