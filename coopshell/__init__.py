@@ -14,8 +14,12 @@ The names below are loaded on first use (a module ``__getattr__``), so that
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import sys as _sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: ``typing`` costs ~9 ms of a cold import
+    from typing import Any
+del TYPE_CHECKING
 
 __version__ = "0.1.0"
 
@@ -48,7 +52,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'coopshell' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    __import__(module)     # not importlib: it is one more module on the import path
+    value = getattr(_sys.modules[module], name)
     globals()[name] = value   # later lookups are plain attribute reads
     return value
 
@@ -62,7 +67,8 @@ def _default_threadpool(hub: Any) -> Any:
     # factory registered with it. Registered here, at the package root (above
     # every layer), so ``get_hub().threadpool`` works after ``import coopshell``
     # as in gevent, while the pool's module loads only on first use.
-    return importlib.import_module("coopshell.threadpool").get_default_pool(hub)
+    __import__("coopshell.threadpool")
+    return _sys.modules["coopshell.threadpool"].get_default_pool(hub)
 
 
 from ._core import hub as _hub  # noqa: E402  (the core alone: no sync layer)

@@ -124,3 +124,21 @@ def test_worker_refuses_to_report_a_coopshell_from_the_wrong_checkout(tmp_path):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(result) == {"error"}, result
     assert f"expected {tmp_path}{os.sep}coopshell" in result["error"]
+
+
+def test_precompile_writes_bytecode_even_when_the_environment_forbids_it(tmp_path):
+    # The runner compiles coopshell once (as pip does for an installed
+    # package), so fresh interpreters load .pyc files like gevent's and do
+    # not compile coopshell from source in every measurement.
+    pkg = tmp_path / "coopshell"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("X = 1\n")
+    (pkg / "mod.py").write_text("Y = 2\n")
+    code = ("import sys; from pathlib import Path; from bench.run import precompile; "
+            f"assert sys.dont_write_bytecode; precompile(Path({str(tmp_path)!r}))")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    written = sorted(p.name.split(".")[0] for p in (pkg / "__pycache__").iterdir())
+    assert written == ["__init__", "mod"]

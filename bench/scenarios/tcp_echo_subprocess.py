@@ -16,7 +16,7 @@ METRICS = [Metric("us_per_rt", "µs/round trip")]
 PARAMS = {"full": {"clients": 100, "rounds": 1000, "size": 64},
           "quick": {"clients": 100, "rounds": 200, "size": 64},
           "smoke": {"clients": 4, "rounds": 20, "size": 64}}
-TARGETS = [Target("us_per_rt", max_ratio=1.0)]
+TARGETS = [Target("us_per_rt", max_ratio=0.7)]   # issue 15: uvloop's level
 
 
 def _start_clients(impl, port, clients, rounds, size):

@@ -36,6 +36,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
                       f"or choose another resolver, e.g. COOPSHELL_RESOLVER=thread ({_exc})"
                       ) from None
 
+from . import _dnswire
 from .._core.hub import get_hub
 from .._core.io_wait import wait_io
 from .._core.loop import READ, WRITE
@@ -278,15 +279,19 @@ class Resolver:
             raise _Unreachable()
         loop = self.hub.loop
         deadline = loop.now() + self.lifetime
-        request = dns.message.make_query(qname, rdtype)
-        wire = request.to_wire()
+        if rdtype == _A or rdtype == _AAAA:
+            # the hot path: our own bytes, and answers parsed by _dnswire
+            # (dnspython's Message objects only if it cannot read one)
+            query = _Query(qname, rdtype, int.from_bytes(_os.urandom(2), "big"))
+        else:
+            query = _Query(qname, rdtype, None)
         while True:
             for server in self.nameservers:
                 left = deadline - loop.now()
                 if left <= 0:
                     raise _Unreachable()
                 try:
-                    response = _exchange(self.hub, request, wire, server, min(self.timeout, left))
+                    response = _exchange(self.hub, query, server, min(self.timeout, left))
                 except (OSError, dns.exception.DNSException):
                     continue
                 rcode = response.rcode()
@@ -294,7 +299,7 @@ class Resolver:
                     raise _NotFound(True)
                 if rcode != dns.rcode.NOERROR:
                     continue                        # SERVFAIL, REFUSED...: the next server
-                if not any(rr.rdtype in (rdtype, _CNAME) for rr in response.answer):
+                if not _has_records(response, rdtype):
                     raise _NotFound(False)
                 return response
 
@@ -331,8 +336,50 @@ def _text(host) -> str:
     return bytes(_key(host)).decode("idna")
 
 
+class _Query:
+    """One question: its wire bytes, and dnspython's request made only when
+    an answer needs dnspython to read it (or for a type _dnswire does not do)."""
+
+    __slots__ = ("qname", "rdtype", "qid", "wire", "question", "_request")
+
+    def __init__(self, qname, rdtype, qid):
+        self.qname, self.rdtype, self.qid = qname, rdtype, qid
+        self._request = None
+        if qid is None:
+            self.question = None
+            self.wire = self.request.to_wire()
+        else:
+            self.wire, self.question = _dnswire.query(qname.to_wire(), rdtype, qid)
+
+    @property
+    def request(self):
+        if self._request is None:
+            self._request = dns.message.make_query(self.qname, self.rdtype, id=self.qid)
+        return self._request
+
+    def match(self, data):
+        """The response in ``data`` if it answers this query, else None."""
+        if self.question is not None:
+            fast = _dnswire.parse(data, self.qid, self.question)
+            if fast is not None:
+                return fast
+        try:
+            response = dns.message.from_wire(data, ignore_trailing=True)
+        except dns.exception.DNSException:
+            return None                            # garbage: keep listening
+        return response if self.request.is_response(response) else None
+
+
+def _has_records(response, rdtype):
+    if isinstance(response, _dnswire.Answer):
+        return any(r[1] == rdtype or r[1] == _CNAME for r in response.records)
+    return any(rr.rdtype in (rdtype, _CNAME) for rr in response.answer)
+
+
 def _follow(message, qname, rdtype):
     """Follow the CNAME chain from ``qname``: (canonical, aliases, addresses)."""
+    if isinstance(message, _dnswire.Answer):
+        return _follow_records(message.records, qname, rdtype)
     cnames = {}
     records: dict = {}
     for rr in message.answer:
@@ -348,7 +395,24 @@ def _follow(message, qname, rdtype):
     return name.to_text(omit_final_dot=True), aliases, records.get(name, [])
 
 
-def _exchange(hub, request, wire, server, timeout):
+def _follow_records(records, qname, rdtype):
+    """``_follow`` for a ``_dnswire.Answer`` (names compared without case, as dnspython does)."""
+    cnames: dict = {}
+    found: dict = {}
+    for owner, t, value in records:
+        if t == _CNAME:
+            cnames[owner.lower()] = value
+        elif t == rdtype:
+            found.setdefault(owner.lower(), []).append(value)
+    name, aliases, seen = qname.to_text(omit_final_dot=True), [], set()
+    while name.lower() in cnames and name.lower() not in seen:
+        seen.add(name.lower())
+        aliases.append(name)
+        name = cnames[name.lower()]
+    return name, aliases, found.get(name.lower(), [])
+
+
+def _exchange(hub, query, server, timeout):
     """Send ``wire`` to ``server`` over UDP (TCP if the answer is truncated)
     and return the matching response, waiting in the hub."""
     host, port = server
@@ -357,7 +421,7 @@ def _exchange(hub, request, wire, server, timeout):
     try:
         sock.setblocking(False)
         sock.connect((host, port))
-        sock.send(wire)
+        sock.send(query.wire)
         deadline = hub.loop.now() + timeout
         watcher = hub.loop.io(sock.fileno(), READ)
         while True:
@@ -369,16 +433,13 @@ def _exchange(hub, request, wire, server, timeout):
                     raise dns.exception.Timeout() from None
                 wait_io(hub, watcher, left, dns.exception.Timeout)
                 continue
-            try:
-                response = dns.message.from_wire(data, ignore_trailing=True)
-            except dns.exception.DNSException:
-                continue                          # garbage: keep listening until the deadline
-            if request.is_response(response):
+            response = query.match(data)           # None: garbage, keep listening
+            if response is not None:
                 break
     finally:
         _close(hub, sock)
-    if response.flags & dns.flags.TC:
-        return _exchange_tcp(hub, request, wire, server, deadline)
+    if not isinstance(response, _dnswire.Answer) and response.flags & dns.flags.TC:
+        return _exchange_tcp(hub, query.request, query.wire, server, deadline)
     return response
 
 
