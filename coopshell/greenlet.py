@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import reprlib
 import sys
+from sys import getrefcount as _getrefcount
+from _weakref import getweakrefcount as _getweakrefcount
 from collections import deque
 from contextvars import copy_context
 from itertools import count
@@ -98,11 +100,39 @@ def _worker_main(task):
                 return  # the hub is going away, or this worker is collected
             except BaseException:
                 continue  # a stray throw (a leaked Timeout): stay parked
+            if task is _RETIRE:
+                return  # someone still holds this greenlet: end it (see _launch)
             if isinstance(task, Greenlet):
                 break
 
 
 _WORKER_CODE = _worker_main.__code__
+
+#: Switched into a parked worker to end it instead of giving it a task.
+_RETIRE = object()
+
+
+def _parked_refcounts() -> tuple[int, int]:
+    """``(sys.getrefcount(w), weakref.getweakrefcount(w))`` of a parked worker ``w``
+    that nobody but ``_launch`` (one local) and its own frame (``me``)
+    references, measured on a real one so that it holds for this CPython and
+    greenlet build."""
+    def park_once() -> None:
+        me = _getcurrent()
+        me.parent.switch()
+        del me
+    w = _Worker(park_once)
+    w.switch()
+    counts = (_getrefcount(w), _getweakrefcount(w))
+    w.switch()   # let it finish
+    return counts
+
+
+#: A parked worker with exactly these counts is referenced by no one else:
+#: no library can have kept ``greenlet.getcurrent()`` of its last task (as a
+#: dict key, a weak key, a session scope), so the next task may reuse it
+#: without seeing that task's state. Any other worker is retired.
+_PARKED_REFS, _PARKED_WEAKREFS = _parked_refcounts()
 
 
 def getcurrent():
@@ -184,10 +214,16 @@ class Greenlet:
         self._state = _RUNNING
         hub = self._hub
         idle = hub.workers
-        if idle:
-            idle.pop().switch(self)
-        else:
-            _Worker(_worker_main, hub).switch(self)
+        while idle:
+            w = idle.pop()
+            # Reuse a worker only if nothing outside the runtime references it
+            # (see _PARKED_REFS): then state keyed on greenlet.getcurrent() by
+            # its last task cannot reach this one.
+            if _getrefcount(w) == _PARKED_REFS and _getweakrefcount(w) == _PARKED_WEAKREFS:
+                w.switch(self)
+                return
+            w.switch(_RETIRE)
+        _Worker(_worker_main, hub).switch(self)
 
     # -- finishing ---------------------------------------------------------------------
 
