@@ -17,7 +17,7 @@ from __future__ import annotations
 import reprlib
 import sys
 from sys import getrefcount as _getrefcount
-from _weakref import getweakrefcount as _getweakrefcount
+from _weakref import getweakrefcount as _getweakrefcount, ref as _weakref
 from collections import deque
 from contextvars import copy_context
 from itertools import count
@@ -47,6 +47,8 @@ _idents = count(1)
 #: Callables run with each new Greenlet (the interactive ``%greenlets`` registry);
 #: empty unless a front end registers one, and then only checked per creation.
 _spawn_observers: list[Callable[[Any], Any]] = []
+#: gevent's spawn callbacks (``Greenlet.add_spawn_callback``): called at ``start()``.
+_spawn_callbacks: list[Callable[[Any], Any]] = []
 _short = reprlib.Repr()
 _short.maxstring = 40
 _short.maxother = 40
@@ -135,6 +137,13 @@ def _parked_refcounts() -> tuple[int, int]:
 _PARKED_REFS, _PARKED_WEAKREFS = _parked_refcounts()
 
 
+def _nothing() -> None:
+    """What ``Greenlet()`` runs when given no function (gevent's default ``_run``)."""
+
+
+_nothing.__name__ = _nothing.__qualname__ = "_run"
+
+
 def getcurrent():
     """The running Greenlet, or the raw greenlet (main, hub) if none."""
     g = _getcurrent()
@@ -151,15 +160,19 @@ class Greenlet:
 
     __slots__ = ("_run", "args", "kwargs", "_context", "_state", "_worker", "_value",
                  "_exc_info", "_links", "_notify_pending", "_hub", "_timer", "_name",
-                 "_ident", "spawn_time", "__dict__", "__weakref__")
+                 "_ident", "spawn_time", "_spawner", "_tree_locals", "__dict__", "__weakref__")
 
     def __init__(self, run: Callable[..., Any] | None = None, *args: Any, **kwargs: Any):
         if run is not None:
             if not callable(run):
                 raise TypeError(f"The run argument or self._run must be callable, got {run!r}")
             self._run = run
-        elif not callable(getattr(self, "_run", None)):
-            raise TypeError("Greenlet needs a callable: pass one, or define _run in a subclass")
+        else:
+            own = getattr(self, "_run", None)
+            if own is None:
+                self._run = _nothing
+            elif not callable(own):
+                raise TypeError(f"The run argument or self._run must be callable, got {own!r}")
         self.args = args
         self.kwargs = kwargs
         self._context = copy_context()
@@ -174,6 +187,8 @@ class Greenlet:
         self._name = None
         self._ident = None
         self.spawn_time = monotonic()
+        self._spawner = _weakref(getcurrent())
+        self._tree_locals = None
         if _spawn_observers:
             for observer in _spawn_observers:
                 observer(self)
@@ -195,6 +210,8 @@ class Greenlet:
     def start(self) -> None:
         """Schedule the greenlet to run in the next loop iteration."""
         if self._state == _NEW:
+            if _spawn_callbacks:
+                _call_spawn_callbacks(self)
             self._state = _SCHEDULED
             self._hub.loop.schedule(self._launch)
 
@@ -204,26 +221,15 @@ class Greenlet:
         if seconds is None:
             raise TypeError("start_later() needs a number of seconds, got None")
         if self._state == _NEW:
+            if _spawn_callbacks:
+                _call_spawn_callbacks(self)
             self._state = _SCHEDULED
             self._timer = self._hub.loop.add_timer(seconds, self._launch)
 
     def _launch(self):
         if self._state != _SCHEDULED:
             return
-        self._timer = None
-        self._state = _RUNNING
-        hub = self._hub
-        idle = hub.workers
-        while idle:
-            w = idle.pop()
-            # Reuse a worker only if nothing outside the runtime references it
-            # (see _PARKED_REFS): then state keyed on greenlet.getcurrent() by
-            # its last task cannot reach this one.
-            if _getrefcount(w) == _PARKED_REFS and _getweakrefcount(w) == _PARKED_WEAKREFS:
-                w.switch(self)
-                return
-            w.switch(_RETIRE)
-        _Worker(_worker_main, hub).switch(self)
+        self._switch_in()
 
     # -- finishing ---------------------------------------------------------------------
 
@@ -297,7 +303,8 @@ class Greenlet:
 
     @property
     def started(self) -> bool:
-        return self._state != _NEW
+        """gevent's (deprecated) ``started``: ``bool(self)``, so false again once dead."""
+        return self._state == _SCHEDULED or self._state == _RUNNING
 
     def __bool__(self) -> bool:
         """True while scheduled or running; false when new or dead."""
@@ -354,6 +361,71 @@ class Greenlet:
     @property
     def function(self):
         return self._run
+
+    @property
+    def spawning_greenlet(self) -> Any:
+        """A weak reference to the greenlet that created this one (gevent's)."""
+        return self._spawner
+
+    @property
+    def spawn_tree_locals(self) -> dict[str, Any]:
+        """A dict shared by a tree of greenlets: the spawner's, or a new one when
+        the spawner is a root (the main greenlet, the hub) or gone (gevent's)."""
+        d = self._tree_locals
+        if d is None:
+            d = self._tree_locals = _tree_locals_of(self._spawner())
+        return d
+
+    @spawn_tree_locals.setter
+    def spawn_tree_locals(self, value: dict[str, Any]) -> None:
+        self._tree_locals = value
+
+    #: gevent records the creator's stack here; coopshell records nothing per spawn.
+    spawning_stack = None
+
+    @staticmethod
+    def add_spawn_callback(callback: Callable[[Greenlet], Any]) -> None:
+        """Call ``callback(g)`` each time a Greenlet is started (gevent's)."""
+        if callback not in _spawn_callbacks:
+            _spawn_callbacks.append(callback)
+
+    @staticmethod
+    def remove_spawn_callback(callback: Callable[[Greenlet], Any]) -> None:
+        """Undo ``add_spawn_callback``; a no-op if it was not added."""
+        if callback in _spawn_callbacks:
+            _spawn_callbacks.remove(callback)
+
+    def switch(self, *args: Any, **kwargs: Any) -> Any:
+        """Switch into this greenlet now, as ``greenlet.switch`` (gevent's
+        ``Greenlet`` is a greenlet): a greenlet not started yet starts at once;
+        a dead one switches to its parent, the hub."""
+        state = self._state
+        if state == _NEW or state == _SCHEDULED:
+            if state == _NEW and _spawn_callbacks:
+                _call_spawn_callbacks(self)
+            if self._timer is not None:
+                self._timer.cancel()
+            self._state = _SCHEDULED   # the scheduled _launch will find it running
+            return self._switch_in()
+        w = self._worker
+        if w is None:
+            return self._hub.switch(*args, **kwargs)
+        return w.switch(*args, **kwargs)
+
+    def _switch_in(self) -> Any:
+        """Run the task on a worker, from the current greenlet."""
+        self._timer = None
+        self._state = _RUNNING
+        idle = self._hub.workers
+        while idle:
+            w = idle.pop()
+            # Reuse a worker only if nothing outside the runtime references it
+            # (see _PARKED_REFS): then state keyed on greenlet.getcurrent() by
+            # its last task cannot reach this one.
+            if _getrefcount(w) == _PARKED_REFS and _getweakrefcount(w) == _PARKED_WEAKREFS:
+                return w.switch(self)
+            w.switch(_RETIRE)
+        return _Worker(_worker_main, self._hub).switch(self)
 
     # -- waiting for it --------------------------------------------------------------
 
@@ -424,6 +496,10 @@ class Greenlet:
 
     def unlink_all(self) -> None:
         self._links = None
+
+    def has_links(self) -> bool:
+        """True if any link or rawlink callback is registered."""
+        return bool(self._links)
 
     # -- killing ----------------------------------------------------------------------
 
@@ -579,6 +655,8 @@ def _wait_link_under(target, timeout):
 def spawn(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
     """Create a Greenlet running ``function(*args, **kwargs)`` and start it."""
     g = Greenlet(function, *args, **kwargs)
+    if _spawn_callbacks:
+        _call_spawn_callbacks(g)
     g._state = _SCHEDULED
     g._hub.loop.schedule(g._launch)
     return g
@@ -589,6 +667,23 @@ def spawn_later(seconds: float, function: Callable[..., Any], *args: Any, **kwar
     g = Greenlet(function, *args, **kwargs)
     g.start_later(seconds)
     return g
+
+
+def _call_spawn_callbacks(g: Greenlet) -> None:
+    for callback in list(_spawn_callbacks):
+        callback(g)
+
+
+def _tree_locals_of(spawner: Any) -> dict[str, Any]:
+    if spawner is None:
+        return {}
+    d = getattr(spawner, "spawn_tree_locals", None)
+    if d is not None:
+        return d
+    d = {}
+    if spawner.parent is not None:
+        spawner.spawn_tree_locals = d   # not a root: its other children share it
+    return d
 
 
 def add_spawn_observer(observer: Callable[[Any], Any]) -> None:
@@ -627,6 +722,8 @@ def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _RawGr
         g = _RawGreenlet(function, hub)
         hub.loop.schedule(g.switch, *args)
     g.gr_context = ctx
+    g.spawning_greenlet = _weakref(getcurrent())
+    g.spawn_tree_locals = _tree_locals_of(g.spawning_greenlet())
     return g
 
 

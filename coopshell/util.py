@@ -170,7 +170,7 @@ def _no_stack_reason(g) -> str:
     if isinstance(g, Greenlet):
         if g.dead:
             return "(finished: no stack)\n"
-        if not g.started:
+        if g.state == "new":
             return "(not started: no stack)\n"
         return "(scheduled, not started yet: no stack)\n"
     if getattr(g, "dead", False):

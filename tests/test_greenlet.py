@@ -31,7 +31,7 @@ def test_spawn_rejects_non_callable_at_the_call():
     with pytest.raises(TypeError, match="callable"):
         co.spawn(42)
     with pytest.raises(TypeError, match="callable"):
-        Greenlet(None)
+        Greenlet(42)
     with pytest.raises(TypeError):
         co.spawn_raw("nope")
 
