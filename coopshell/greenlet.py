@@ -505,8 +505,9 @@ class Greenlet:
 
     def kill(self, exception: Any = GreenletExit, block: bool = True,
              timeout: float | None = None) -> None:
-        """Raise ``exception`` in the greenlet. A greenlet that has not started
-        never runs. With ``block``, wait up to ``timeout`` for it to die."""
+        """Raise ``exception`` in the greenlet (a class, an instance, or an
+        ``exc_info`` triple). A greenlet that has not started never runs, and
+        dies of it at once. With ``block``, wait up to ``timeout`` for it to die."""
         timeout = check_timeout(timeout)
         state = self._state
         if state == _DONE:
@@ -515,8 +516,7 @@ class Greenlet:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            exc = exception() if isinstance(exception, type) else exception
-            self._finish_error(exc)
+            self._finish_error(_as_exception(exception))
             return
         self._hub.loop.schedule(self._throw, exception)
         if block:
@@ -525,7 +525,10 @@ class Greenlet:
     def _throw(self, exception):
         w = self._worker
         if w is not None and w.task is self and not w.dead:
-            w.throw(exception)
+            if isinstance(exception, tuple) and len(exception) == 3:
+                w.throw(*exception)
+            else:
+                w.throw(exception)
 
     def throw(self, *args) -> None:
         """Raise an exception in the greenlet now (from another greenlet)."""
@@ -566,7 +569,16 @@ class Greenlet:
         return self
 
     def __exit__(self, typ, value, tb) -> None:
-        self.kill(block=True)
+        """gevent's: after a clean block, wait for the greenlet, then kill it
+        (a no-op if it finished); if the block raised, kill the greenlet with
+        that exception."""
+        if typ is None:
+            try:
+                self.join()
+            finally:
+                self.kill()
+        else:
+            self.kill((typ, value, tb))
 
     def _formatinfo(self) -> str:
         func = self._run
@@ -577,9 +589,26 @@ class Greenlet:
         parts += [f"{k}={_short.repr(v)}" for k, v in self.kwargs.items()]
         return f"{name}({', '.join(parts)})"
 
+    def _repr_info(self) -> str:
+        """gevent's form: the function's ``__name__`` (``_run`` for a subclass's
+        own, the repr of another object's bound method), then ``(args)`` if any,
+        each argument's repr cut at 50 characters."""
+        func = self._run
+        owner = getattr(func, "__self__", None)
+        if owner is self:
+            text = "_run"
+        elif owner is not None:
+            text = repr(func)
+        else:
+            text = getattr(func, "__name__", "") or repr(func)
+        parts = [repr(a)[:50] for a in self.args]
+        parts += [f"{k}={repr(v)[:50]}" for k, v in self.kwargs.items()]
+        return f"{text}({', '.join(parts)})" if parts else text
+
     def __repr__(self):
-        named = f' "{self._name}"' if self._name is not None else ""
-        return f"<{type(self).__name__}{named} at {id(self):#x}: {self._formatinfo()}>"
+        # gevent shows the name once one is assigned or an ident was made.
+        named = f' "{self.name}"' if self._name is not None or self._ident is not None else ""
+        return f"<{type(self).__name__}{named} at {id(self):#x}: {self._repr_info()}>"
 
     def __class_getitem__(cls, item):
         return cls
@@ -667,6 +696,22 @@ def spawn_later(seconds: float, function: Callable[..., Any], *args: Any, **kwar
     g = Greenlet(function, *args, **kwargs)
     g.start_later(seconds)
     return g
+
+
+def _as_exception(exception: Any) -> BaseException:
+    """What ``kill(exception)`` raises, as gevent: a class is instantiated, an
+    ``exc_info`` triple gives its value, anything else is wrapped in a
+    ``BaseException`` (so the greenlet still dies, as not successful)."""
+    if isinstance(exception, tuple) and len(exception) == 3:
+        typ, value = exception[0], exception[1]
+        if value is None and isinstance(typ, type) and issubclass(typ, BaseException):
+            value = typ()
+        exception = value
+    elif isinstance(exception, type) and issubclass(exception, BaseException):
+        return exception()
+    if isinstance(exception, BaseException):
+        return exception
+    return BaseException(exception)
 
 
 def _call_spawn_callbacks(g: Greenlet) -> None:

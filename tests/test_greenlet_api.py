@@ -10,7 +10,7 @@ from coopshell.greenlet import Greenlet
 
 def test_greenlet_without_a_function_runs_nothing_as_gevent():
     g = Greenlet()
-    assert not g.exc_info and repr(g).endswith(": _run()>")
+    assert not g.exc_info and repr(g).endswith(": _run>")
     g.start()
     g.join()
     assert g.dead and g.successful() and g.value is None
@@ -113,3 +113,42 @@ def test_spawning_greenlet_and_tree_locals_as_gevent():
     assert raw.spawn_tree_locals is not g.spawn_tree_locals
     co.sleep(0)
     assert raw.dead
+
+
+def test_kill_before_start_with_a_non_exception_wraps_it():
+    links = []
+    g = Greenlet(lambda: None)
+    g.link(links.append)
+    g.kill(42)
+    assert g.dead and not g.successful()
+    assert type(g.exception) is BaseException and g.exception.args == (42,)
+    co.sleep(0)
+    assert links == [g]
+
+
+def test_kill_with_an_exc_info_triple(quiet_hub):
+    started = Greenlet(co.sleep, 10)
+    started.start()
+    co.sleep(0)
+    err = ValueError("triple")
+    started.kill((ValueError, err, None))
+    assert started.exception is err
+    unstarted = Greenlet(lambda: None)
+    unstarted.kill((KeyError, None, None))
+    assert isinstance(unstarted.exception, KeyError)
+
+
+def test_repr_is_geventss():
+    def work():
+        pass
+
+    class A:
+        def method(self):
+            pass
+
+    g = Greenlet(work)
+    assert repr(g) == f"<Greenlet at {id(g):#x}: work>"
+    assert g.name.startswith("Greenlet-")     # an ident now exists: the name shows
+    assert repr(g).startswith('<Greenlet "Greenlet-')
+    assert repr(Greenlet(work, "x" * 80, k=1)).endswith(f": work('{'x' * 49}, k=1)>")
+    assert ": <bound method " in repr(Greenlet(A().method))
