@@ -520,7 +520,7 @@ class Greenlet:
             return
         self._hub.loop.schedule(self._throw, exception)
         if block:
-            _wait_link(self, timeout)
+            self.join(timeout)   # through the method: a subclass's join sees it (gevent)
 
     def _throw(self, exception):
         w = self._worker

@@ -152,3 +152,18 @@ def test_repr_is_geventss():
     assert repr(g).startswith('<Greenlet "Greenlet-')
     assert repr(Greenlet(work, "x" * 80, k=1)).endswith(f": work('{'x' * 49}, k=1)>")
     assert ": <bound method " in repr(Greenlet(A().method))
+
+
+def test_blocking_kill_waits_through_the_subclass_join():
+    class Counting(Greenlet):
+        joins = 0
+
+        def join(self, timeout=None):
+            self.joins += 1
+            return super().join(timeout)
+
+    g = Counting(co.sleep, 10)
+    g.start()
+    co.sleep(0)
+    g.kill()
+    assert g.dead and g.joins == 1
