@@ -1,11 +1,14 @@
 """Greenlet: a function running cooperatively, with a result you can wait for.
 
 ``Greenlet`` follows gevent's API, but a Greenlet is a handle, not a
-``greenlet.greenlet`` subclass: it runs on a pooled worker greenlet. A new
-raw greenlet costs an mmap/munmap of a CPython frame-stack chunk, so workers
-that finish a task park themselves and take the next one instead of dying.
-``coopshell.getcurrent()`` maps a worker back to the Greenlet it runs, so
-code that asks "who am I" sees the Greenlet, as with gevent.
+``greenlet.greenlet`` subclass: it runs on a pooled worker greenlet
+(``_worker``), because a new raw greenlet costs an mmap/munmap of a CPython
+frame-stack chunk. ``coopshell.getcurrent()`` maps a worker back to the
+Greenlet it runs, so code that asks "who am I" sees the Greenlet, as with
+gevent; a worker that anyone still references after its task is never
+reused, so state keyed on ``greenlet.getcurrent()`` does not leak from one
+task to the next. Waiting (``join``, ``iwait``, ``joinall``...) is in ``_wait``;
+every public name stays importable from here.
 
 Each Greenlet runs in a copy of the ``contextvars`` context of the code that
 created it; that is what lets Jupyter route a greenlet's output to the cell
@@ -16,30 +19,33 @@ from __future__ import annotations
 
 import reprlib
 import sys
-from sys import getrefcount as _getrefcount
-from _weakref import getweakrefcount as _getweakrefcount, ref as _weakref
-from collections import deque
 from contextvars import copy_context
 from itertools import count
 from time import monotonic
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from types import FrameType, TracebackType
+from typing import Any, Callable, Generator, Optional, Tuple, Type, Union
 
+from _weakref import ref as _weakref
 from greenlet import GreenletExit, getcurrent as _getcurrent, greenlet as _RawGreenlet
 
-from ._core.exceptions import TIMED_OUT, InvalidSwitchError, check_can_block
 from ._core.hub import get_hub
-from ._core.waiter import check_timeout, discard, park
+from ._core.loop import TimerHandle
+from ._core.waiter import check_timeout
+from ._wait import iwait, joinall, kill, killall, wait, wait_link, wait_link_under
+from ._worker import (_WORKER_CODE, MAX_IDLE_WORKERS, Task, Worker as _Worker, getcurrent,
+                      is_task_entry_frame, run_task)
 from .timeout import Timeout
 
 __all__ = ["Greenlet", "GreenletExit", "spawn", "spawn_later", "spawn_raw", "joinall",
            "killall", "kill", "wait", "iwait", "getcurrent",
            "add_spawn_observer", "remove_spawn_observer", "has_spawn_observer",
-           "is_task_entry_frame"]
+           "is_task_entry_frame", "MAX_IDLE_WORKERS"]
 
-T = TypeVar("T")
-
-#: Idle worker greenlets kept per hub for reuse; extra ones exit.
-MAX_IDLE_WORKERS = 1024
+#: ``(type, value, traceback)`` of a failure, as ``sys.exc_info()``.
+ExcInfo = Tuple[Type[BaseException], BaseException, Optional[TracebackType]]
+#: What ``kill``/``throw`` accept: an exception class or instance, an
+#: ``ExcInfo``-like triple, or (wrapped in ``BaseException``) anything else.
+KillArg = Union[Type[BaseException], BaseException, Tuple[Any, Any, Any], Any]
 
 _NEW, _SCHEDULED, _RUNNING, _DONE = 0, 1, 2, 3
 _STATE_NAMES = {_NEW: "new", _SCHEDULED: "scheduled", _RUNNING: "running", _DONE: "dead"}
@@ -55,88 +61,6 @@ _short.maxother = 40
 _short.maxlist = _short.maxtuple = _short.maxdict = 4
 
 
-class _Worker(_RawGreenlet):
-    """A raw greenlet that runs Greenlet after Greenlet."""
-
-    __slots__ = ("task",)
-
-
-def _worker_main(task):
-    me = _getcurrent()
-    hub = me.parent
-    idle = hub.workers
-    hub_switch = hub.switch
-    while True:
-        me.task = task
-        task._worker = me
-        me.gr_context = task._context
-        args = task.args
-        try:
-            # Fixed-arity calls are inlined by the interpreter; a *args call
-            # adds a C-level eval frame that every parked greenlet would save.
-            if task.kwargs:
-                result = task._run(*args, **task.kwargs)
-            elif not args:
-                result = task._run()
-            elif len(args) == 1:
-                result = task._run(args[0])
-            else:
-                result = task._run(*args)
-        except BaseException as exc:
-            me.task = None
-            task._finish_error(exc)
-        else:
-            me.task = None
-            task._finish(result)
-        # Drop the finished task, its result and its context before parking:
-        # an idle worker must not keep them (and what they reference) alive.
-        task = result = args = None
-        me.gr_context = None
-        if len(idle) >= MAX_IDLE_WORKERS:
-            return
-        idle.append(me)
-        while True:
-            try:
-                task = hub_switch()
-            except GreenletExit:
-                return  # the hub is going away, or this worker is collected
-            except BaseException:
-                continue  # a stray throw (a leaked Timeout): stay parked
-            if task is _RETIRE:
-                return  # someone still holds this greenlet: end it (see _launch)
-            if isinstance(task, Greenlet):
-                break
-
-
-_WORKER_CODE = _worker_main.__code__
-
-#: Switched into a parked worker to end it instead of giving it a task.
-_RETIRE = object()
-
-
-def _parked_refcounts() -> tuple[int, int]:
-    """``(sys.getrefcount(w), weakref.getweakrefcount(w))`` of a parked worker ``w``
-    that nobody but ``_launch`` (one local) and its own frame (``me``)
-    references, measured on a real one so that it holds for this CPython and
-    greenlet build."""
-    def park_once() -> None:
-        me = _getcurrent()
-        me.parent.switch()
-        del me
-    w = _Worker(park_once)
-    w.switch()
-    counts = (_getrefcount(w), _getweakrefcount(w))
-    w.switch()   # let it finish
-    return counts
-
-
-#: A parked worker with exactly these counts is referenced by no one else:
-#: no library can have kept ``greenlet.getcurrent()`` of its last task (as a
-#: dict key, a weak key, a session scope), so the next task may reuse it
-#: without seeing that task's state. Any other worker is retired.
-_PARKED_REFS, _PARKED_WEAKREFS = _parked_refcounts()
-
-
 def _nothing() -> None:
     """What ``Greenlet()`` runs when given no function (gevent's default ``_run``)."""
 
@@ -144,23 +68,29 @@ def _nothing() -> None:
 _nothing.__name__ = _nothing.__qualname__ = "_run"
 
 
-def getcurrent():
-    """The running Greenlet, or the raw greenlet (main, hub) if none."""
-    g = _getcurrent()
-    task = getattr(g, "task", None)
-    return g if task is None else task
-
-
-class Greenlet:
+class Greenlet(Task):
     """A function scheduled to run in its own greenlet.
 
     ``Greenlet(func, *args, **kwargs)`` creates it; ``start()`` schedules it.
     Subclasses may override ``_run`` instead of passing ``func``.
     """
 
-    __slots__ = ("_run", "args", "kwargs", "_context", "_state", "_worker", "_value",
+    __slots__ = ("_state", "_value",
                  "_exc_info", "_links", "_notify_pending", "_hub", "_timer", "_name",
                  "_ident", "spawn_time", "_spawner", "_tree_locals", "__dict__", "__weakref__")
+
+    _state: int
+    _value: Any
+    _exc_info: ExcInfo | None
+    _links: list[Callable[[Any], Any]] | None
+    _notify_pending: bool
+    _hub: Any   # coopshell._core.hub.Hub (untyped)
+    _timer: TimerHandle | None
+    _name: str | None
+    _ident: int | None
+    spawn_time: float
+    _spawner: Callable[[], Any]   # a weak reference
+    _tree_locals: dict[str, Any] | None
 
     def __init__(self, run: Callable[..., Any] | None = None, *args: Any, **kwargs: Any):
         if run is not None:
@@ -217,30 +147,30 @@ class Greenlet:
 
     def start_later(self, seconds: float) -> None:
         """Schedule the greenlet to run ``seconds`` from now."""
-        seconds = check_timeout(seconds)
-        if seconds is None:
+        checked = check_timeout(seconds)
+        if checked is None:
             raise TypeError("start_later() needs a number of seconds, got None")
         if self._state == _NEW:
             if _spawn_callbacks:
                 _call_spawn_callbacks(self)
             self._state = _SCHEDULED
-            self._timer = self._hub.loop.add_timer(seconds, self._launch)
+            self._timer = self._hub.loop.add_timer(checked, self._launch)
 
-    def _launch(self):
+    def _launch(self) -> None:
         if self._state != _SCHEDULED:
             return
         self._switch_in()
 
     # -- finishing ---------------------------------------------------------------------
 
-    def _finish(self, result):
+    def _finish(self, result: Any) -> None:
         self._state = _DONE
         self._worker = None
         self._value = result
         if self._links:
             self._schedule_notify()
 
-    def _finish_error(self, exc):
+    def _finish_error(self, exc: BaseException) -> None:
         tb = exc.__traceback__
         if tb is not None and tb.tb_frame.f_code is _WORKER_CODE:
             exc.__traceback__ = tb = tb.tb_next  # the user's frames only
@@ -261,12 +191,12 @@ class Greenlet:
             else:
                 self._context.run(self._hub.handle_error, self, type(exc), exc, exc.__traceback__)
 
-    def _schedule_notify(self):
+    def _schedule_notify(self) -> None:
         if not self._notify_pending:
             self._notify_pending = True
             self._hub.loop.schedule(self._notify_links)
 
-    def _notify_links(self):
+    def _notify_links(self) -> None:
         self._notify_pending = False
         links = self._links
         while links:
@@ -294,12 +224,13 @@ class Greenlet:
         return _STATE_NAMES[self._state]
 
     @property
-    def gr_frame(self):
+    def gr_frame(self) -> FrameType | None:
         """The top frame of the task while it is suspended, else None."""
         w = self._worker
         if w is None or w is _getcurrent():
             return None
-        return w.gr_frame
+        frame: FrameType | None = w.gr_frame
+        return frame
 
     @property
     def started(self) -> bool:
@@ -329,7 +260,7 @@ class Greenlet:
         return e[1] if e is not None else None
 
     @property
-    def exc_info(self):
+    def exc_info(self) -> ExcInfo | None:
         """``(type, value, traceback)`` of the failure, or None."""
         return self._exc_info
 
@@ -351,15 +282,15 @@ class Greenlet:
         return i
 
     @property
-    def loop(self):
+    def loop(self) -> Any:
         return self._hub.loop
 
     @property
-    def parent(self):
+    def parent(self) -> Any:
         return self._hub
 
     @property
-    def function(self):
+    def function(self) -> Callable[..., Any]:
         return self._run
 
     @property
@@ -416,31 +347,21 @@ class Greenlet:
         """Run the task on a worker, from the current greenlet."""
         self._timer = None
         self._state = _RUNNING
-        idle = self._hub.workers
-        while idle:
-            w = idle.pop()
-            # Reuse a worker only if nothing outside the runtime references it
-            # (see _PARKED_REFS): then state keyed on greenlet.getcurrent() by
-            # its last task cannot reach this one.
-            if _getrefcount(w) == _PARKED_REFS and _getweakrefcount(w) == _PARKED_WEAKREFS:
-                return w.switch(self)
-            w.switch(_RETIRE)
-        return _Worker(_worker_main, self._hub).switch(self)
+        return run_task(self._hub, self)
 
     # -- waiting for it --------------------------------------------------------------
 
-    def join(self, timeout: float | None = None) -> None:
+    def join(self, timeout: float | Timeout | None = None) -> None:
         """Wait until the greenlet finishes or ``timeout`` passes; never raises
         the greenlet's own exception."""
         if self._state == _DONE:
             return
         if isinstance(timeout, Timeout):
-            _wait_link_under(self, timeout)
+            wait_link_under(self, timeout)
             return
-        timeout = check_timeout(timeout)
-        _wait_link(self, timeout)
+        wait_link(self, check_timeout(timeout))
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+    def get(self, block: bool = True, timeout: float | Timeout | None = None) -> Any:
         """Return the result, or raise the exception, once finished. Raises
         ``Timeout`` if it is not finished within ``timeout`` (or at once with
         ``block=False``)."""
@@ -448,11 +369,11 @@ class Greenlet:
             if not block:
                 raise Timeout()
             if isinstance(timeout, Timeout):
-                _wait_link_under(self, timeout)
+                wait_link_under(self, timeout)
             else:
-                timeout = check_timeout(timeout)
-                if not _wait_link(self, timeout):
-                    raise Timeout(timeout)
+                seconds = check_timeout(timeout)
+                if not wait_link(self, seconds):
+                    raise Timeout(seconds)
         e = self._exc_info
         if e is not None:
             raise e[1].with_traceback(e[2])
@@ -488,7 +409,7 @@ class Greenlet:
         self.rawlink(_SpawnedLink(callback, successful=False))
 
     def unlink(self, callback: Callable[[Greenlet], Any]) -> None:
-        links = self._links or ()
+        links = self._links or []
         for i, link in enumerate(links):
             if link == callback or getattr(link, "callback", None) == callback:
                 del links[i]
@@ -522,7 +443,7 @@ class Greenlet:
         if block:
             self.join(timeout)   # through the method: a subclass's join sees it (gevent)
 
-    def _throw(self, exception):
+    def _throw(self, exception: KillArg) -> None:
         w = self._worker
         if w is not None and w.task is self and not w.dead:
             if isinstance(exception, tuple) and len(exception) == 3:
@@ -530,7 +451,7 @@ class Greenlet:
             else:
                 w.throw(exception)
 
-    def throw(self, *args) -> None:
+    def throw(self, *args: Any) -> Any:
         """Raise an exception in the greenlet now (from another greenlet)."""
         w = self._worker
         if w is None:
@@ -540,7 +461,7 @@ class Greenlet:
 
     # -- the rest -------------------------------------------------------------------
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Any]:
         """``await greenlet``: its value, or its exception raised, on an asyncio
         loop that drives this greenlet's hub (``coopshell.interactive.bridge``)."""
         if self._state != _DONE:
@@ -550,7 +471,7 @@ class Greenlet:
                                    "call coopshell.interactive.bridge.attach() first")
             fut = bridge.loop.create_future()
 
-            def wake(_, fut=fut):
+            def wake(_: Any, fut: Any = fut) -> None:
                 if not fut.done():
                     fut.set_result(None)
 
@@ -568,7 +489,8 @@ class Greenlet:
     def __enter__(self) -> Greenlet:
         return self
 
-    def __exit__(self, typ, value, tb) -> None:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
         """gevent's: after a clean block, wait for the greenlet, then kill it
         (a no-op if it finished); if the block raised, kill the greenlet with
         that exception."""
@@ -605,12 +527,12 @@ class Greenlet:
         parts += [f"{k}={repr(v)[:50]}" for k, v in self.kwargs.items()]
         return f"{text}({', '.join(parts)})" if parts else text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         # gevent shows the name once one is assigned or an ident was made.
         named = f' "{self.name}"' if self._name is not None or self._ident is not None else ""
         return f"<{type(self).__name__}{named} at {id(self):#x}: {self._repr_info()}>"
 
-    def __class_getitem__(cls, item):
+    def __class_getitem__(cls, item: Any) -> type[Greenlet]:
         return cls
 
 
@@ -619,11 +541,11 @@ class _SpawnedLink:
 
     __slots__ = ("callback", "successful")
 
-    def __init__(self, callback, successful=None):
+    def __init__(self, callback: Callable[[Greenlet], Any], successful: bool | None = None) -> None:
         self.callback = callback
         self.successful = successful
 
-    def __call__(self, source):
+    def __call__(self, source: Greenlet) -> None:
         # Runs the callback's greenlet now, from the hub, up to its first
         # wait: links registered before a join() have run when it returns
         # (gevent's order).
@@ -633,50 +555,11 @@ class _SpawnedLink:
             g._state = _SCHEDULED
             g._launch()
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return self is other or self.callback == other or (
             isinstance(other, _SpawnedLink) and self.callback == other.callback)
 
     __hash__ = object.__hash__
-
-
-def _wait_link(target, timeout):
-    """Wait for ``target.rawlink`` to fire; False if ``timeout`` passed first."""
-    hub = target._hub
-    cur = _getcurrent()
-    switch = cur.switch
-    links = target._links
-    if links is None:
-        links = target._links = []
-    links.append(switch)
-    try:
-        if timeout is None:   # untimed: park()'s first line, inline (join is a hot path)
-            if cur is hub:
-                check_can_block(hub, cur)
-            result = hub.switch()
-        else:
-            result = park(hub, cur, timeout)
-    except BaseException:
-        discard(links, switch)
-        raise
-    if result is target:
-        return True
-    discard(links, switch)
-    if result is TIMED_OUT:
-        return False
-    raise InvalidSwitchError(f"Invalid switch into {cur!r} while it waited on {target!r}: got {result!r}")
-
-
-def _wait_link_under(target, timeout):
-    """Wait for ``target`` under a ``Timeout`` object, as gevent's ``get``/``join``
-    accept one: started if it is not pending, cancelled afterwards; when it
-    fires, it raises from here."""
-    if not timeout.pending:
-        timeout.start()
-    try:
-        _wait_link(target, None)
-    finally:
-        timeout.cancel()
 
 
 # -- module-level API ---------------------------------------------------------------
@@ -722,10 +605,10 @@ def _call_spawn_callbacks(g: Greenlet) -> None:
 def _tree_locals_of(spawner: Any) -> dict[str, Any]:
     if spawner is None:
         return {}
-    d = getattr(spawner, "spawn_tree_locals", None)
-    if d is not None:
-        return d
-    d = {}
+    shared: dict[str, Any] | None = getattr(spawner, "spawn_tree_locals", None)
+    if shared is not None:
+        return shared
+    d: dict[str, Any] = {}
     if spawner.parent is not None:
         spawner.spawn_tree_locals = d   # not a root: its other children share it
     return d
@@ -749,11 +632,6 @@ def has_spawn_observer(observer: Callable[[Any], Any]) -> bool:
     return observer in _spawn_observers
 
 
-def is_task_entry_frame(frame: Any) -> bool:
-    """True for the runtime frame a Greenlet's task is called from (stack walks stop there)."""
-    return frame.f_code is _WORKER_CODE
-
-
 def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _RawGreenlet:
     """Run ``function`` in a plain greenlet (no result, no links): cheapest."""
     if not callable(function):
@@ -770,117 +648,3 @@ def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _RawGr
     g.spawning_greenlet = _weakref(getcurrent())
     g.spawn_tree_locals = _tree_locals_of(g.spawning_greenlet())
     return g
-
-
-def iwait(objects: Iterable[Any] | None, timeout: float | None = None,
-          count: int | None = None) -> Iterator[Any]:
-    """Yield each of ``objects`` (Greenlets, Events, AsyncResults…) as it
-    becomes ready, until ``count`` were yielded or ``timeout`` passes."""
-    timeout = check_timeout(timeout)
-    if objects is None:
-        return iter([get_hub().join(timeout)])
-    objects = list(objects)
-    for obj in objects:
-        if not callable(getattr(obj, "rawlink", None)):
-            raise TypeError(f"iwait() needs objects with rawlink(), got {obj!r}")
-    if count is not None:
-        if count < 0:
-            raise ValueError(f"count must be >= 0, got {count}")
-        count = min(count, len(objects))
-    else:
-        count = len(objects)
-    return _iwait(objects, timeout, count)
-
-
-def _iwait(objects, timeout, count):
-    hub = get_hub()
-    cur = check_can_block(hub)
-    done = deque()
-    parked = [False]  # True while this greenlet waits in park() for `done`
-
-    def on_ready(obj):
-        done.append(obj)
-        if parked[0]:
-            parked[0] = False
-            cur.switch(obj)
-
-    for obj in objects:
-        obj.rawlink(on_ready)
-    deadline = None if timeout is None else monotonic() + timeout
-    try:
-        yielded = 0
-        while yielded < count:
-            if not done:
-                left = None if deadline is None else deadline - monotonic()
-                parked[0] = True
-                try:
-                    result = park(hub, cur, left)
-                finally:
-                    parked[0] = False
-                if result is TIMED_OUT:
-                    return
-                if not done:
-                    raise InvalidSwitchError(f"Invalid switch into {cur!r} in iwait(): got {result!r}")
-            yielded += 1
-            yield done.popleft()
-    finally:
-        for obj in objects:
-            obj.unlink(on_ready)
-
-
-def wait(objects: Iterable[Any] | None = None, timeout: float | None = None,
-         count: int | None = None):
-    """Wait for ``objects`` to become ready; return the list of ready ones.
-    With no objects, wait until the loop has nothing left to do."""
-    if objects is None:
-        return get_hub().join(timeout=timeout)
-    return list(iwait(objects, timeout, count))
-
-
-def joinall(greenlets: Iterable[Greenlet], timeout: float | None = None,
-            raise_error: bool = False, count: int | None = None) -> list[Greenlet]:
-    """Wait for the greenlets to finish; return those that did. With
-    ``raise_error``, raise the first failure's exception as soon as it
-    happens."""
-    greenlets = list(greenlets)
-    if not raise_error:
-        return wait(greenlets, timeout, count)
-    done = []
-    for g in iwait(greenlets, timeout, count):
-        if g.exception is not None:
-            e = g.exc_info
-            raise e[1].with_traceback(e[2])
-        done.append(g)
-    return done
-
-
-def killall(greenlets: Iterable[Any], exception: Any = GreenletExit, block: bool = True,
-            timeout: float | None = None) -> None:
-    """Kill all ``greenlets``; with ``block`` wait for them to die, raising
-    ``Timeout`` if they have not within ``timeout``."""
-    timeout = check_timeout(timeout)
-    greenlets = list(greenlets)
-    for g in greenlets:
-        if isinstance(g, Greenlet):
-            g.kill(exception, block=False)
-        else:
-            kill(g, exception)
-    if block:
-        alive = [g for g in greenlets if isinstance(g, Greenlet) and not g.dead]
-        if alive:
-            done = wait(alive, timeout)
-            if len(done) < len(alive):
-                raise Timeout(timeout)
-
-
-def kill(greenlet: Any, exception: Any = GreenletExit) -> None:
-    """Kill a Greenlet or a raw greenlet without waiting."""
-    if isinstance(greenlet, Greenlet):
-        greenlet.kill(exception, block=False)
-    elif not greenlet.dead:
-        get_hub().loop.run_callback(_throw_raw, greenlet, exception)
-
-
-def _throw_raw(g, exception):
-    if not g.dead:
-        g.throw(exception)
