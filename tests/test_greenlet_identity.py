@@ -88,3 +88,20 @@ def test_retired_worker_is_finished_not_parked():
     gc.collect()
     assert holders[0].dead
     assert holders[0] not in co.get_hub().workers
+
+
+def test_a_cancelled_timeout_does_not_keep_the_worker_from_reuse():
+    # A cancelled timer may stay in the heap until compaction; it must not hold
+    # the worker it would have thrown into (that would retire every worker
+    # whose task used a Timeout block).
+    from coopshell.timeout import Timeout
+    ids = []
+
+    def task():
+        ids.append(id(raw_greenlet.getcurrent()))
+        with Timeout(60):
+            co.sleep(0)
+
+    _sequential(task, n=10)
+    assert len(set(ids)) == 1
+    assert id(co.get_hub().workers[-1]) == ids[0]
