@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import reprlib
 import sys
+import types
 from contextvars import copy_context
 from itertools import count
 from time import monotonic
@@ -32,14 +33,14 @@ from ._core.hub import get_hub
 from ._core.loop import TimerHandle
 from ._core.waiter import check_timeout
 from ._wait import iwait, joinall, kill, killall, wait, wait_link, wait_link_under
-from ._worker import (_WORKER_CODE, MAX_IDLE_WORKERS, Task, Worker as _Worker, getcurrent,
-                      is_task_entry_frame, run_task)
+from . import _worker
+from ._worker import _WORKER_CODE, Task, Worker as _Worker, getcurrent, is_task_entry_frame, run_task
 from .timeout import Timeout
 
 __all__ = ["Greenlet", "GreenletExit", "spawn", "spawn_later", "spawn_raw", "joinall",
            "killall", "kill", "wait", "iwait", "getcurrent",
            "add_spawn_observer", "remove_spawn_observer", "has_spawn_observer",
-           "is_task_entry_frame", "MAX_IDLE_WORKERS"]
+           "is_task_entry_frame"]
 
 #: ``(type, value, traceback)`` of a failure, as ``sys.exc_info()``.
 ExcInfo = Tuple[Type[BaseException], BaseException, Optional[TracebackType]]
@@ -648,3 +649,23 @@ def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _RawGr
     g.spawning_greenlet = _weakref(getcurrent())
     g.spawn_tree_locals = _tree_locals_of(g.spawning_greenlet())
     return g
+
+
+class _Module(types.ModuleType):
+    """This module's type: ``MAX_IDLE_WORKERS`` reads and sets the worker
+    pool's limit in ``_worker`` (assigning a plain module global here would
+    silently change nothing)."""
+
+    @property
+    def MAX_IDLE_WORKERS(self) -> int:  # noqa: N802 - a module constant's name
+        """Idle worker greenlets kept per hub for reuse (0: a fresh greenlet per task)."""
+        return _worker.MAX_IDLE_WORKERS
+
+    @MAX_IDLE_WORKERS.setter
+    def MAX_IDLE_WORKERS(self, value: int) -> None:  # noqa: N802
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"MAX_IDLE_WORKERS must be an int >= 0, got {value!r}")
+        _worker.MAX_IDLE_WORKERS = value
+
+
+sys.modules[__name__].__class__ = _Module

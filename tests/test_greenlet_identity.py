@@ -105,3 +105,22 @@ def test_a_cancelled_timeout_does_not_keep_the_worker_from_reuse():
     _sequential(task, n=10)
     assert len(set(ids)) == 1
     assert id(co.get_hub().workers[-1]) == ids[0]
+
+
+def test_max_idle_workers_set_on_coopshell_greenlet_takes_effect():
+    import pytest
+
+    from coopshell import greenlet as gmod
+    old = gmod.MAX_IDLE_WORKERS
+    hub = co.get_hub()
+    try:
+        gmod.MAX_IDLE_WORKERS = 0
+        del hub.workers[:]
+        co.spawn(lambda: None).join()
+        assert hub.workers == []          # the finished worker exited instead of parking
+        with pytest.raises(ValueError, match="int >= 0"):
+            gmod.MAX_IDLE_WORKERS = -1
+    finally:
+        gmod.MAX_IDLE_WORKERS = old
+    co.spawn(lambda: None).join()
+    assert len(hub.workers) == 1
