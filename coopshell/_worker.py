@@ -58,8 +58,13 @@ class Worker(_RawGreenlet):  # type: ignore[misc]  # greenlet ships no stubs for
 _RETIRE = object()
 
 
-def _worker_main(task: Task) -> None:
+def _worker_main() -> None:
     me: Worker = _getcurrent()
+    # The first task comes in ``me.task``, not as an argument: greenlet keeps
+    # the arguments of a greenlet's first switch alive until it dies, which
+    # would pin the first task (and all it references) to the worker.
+    task = me.task
+    assert task is not None
     hub = me.parent
     idle: list[Worker] = hub.workers
     hub_switch = hub.switch
@@ -105,6 +110,7 @@ def _worker_main(task: Task) -> None:
                 return  # someone still holds this greenlet: end it (see run_task)
             if isinstance(got, Task):
                 task = got
+                del got   # else the parked worker would keep this task alive
                 break
 
 
@@ -145,7 +151,9 @@ def run_task(hub: Any, task: Task) -> Any:
         if _getrefcount(w) == _PARKED_REFS and _getweakrefcount(w) == _PARKED_WEAKREFS:
             return w.switch(task)
         w.switch(_RETIRE)
-    return Worker(_worker_main, hub).switch(task)
+    w = Worker(_worker_main, hub)
+    w.task = task
+    return w.switch()
 
 
 def getcurrent() -> Any:

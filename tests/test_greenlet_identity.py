@@ -124,3 +124,29 @@ def test_max_idle_workers_set_on_coopshell_greenlet_takes_effect():
         gmod.MAX_IDLE_WORKERS = old
     co.spawn(lambda: None).join()
     assert len(hub.workers) == 1
+
+
+def test_a_new_workers_first_task_is_not_kept_alive_by_the_worker():
+    hub = co.get_hub()
+    del hub.workers[:]            # the next spawn starts a fresh worker
+    g = co.spawn(lambda: None)
+    g.join()
+    assert len(hub.workers) == 1  # that worker, parked for reuse
+    r = weakref.ref(g)
+    del g
+    co.sleep(0)                   # let the hub leave the callback that woke us
+    gc.collect()
+    assert r() is None
+
+
+def test_a_parked_worker_keeps_no_finished_task_alive():
+    co.spawn(lambda: None).join()     # a worker is parked now
+    refs = []
+    for _ in range(3):                # reused: each task comes through the parking loop
+        g = co.spawn(lambda: None)
+        g.join()
+        refs.append(weakref.ref(g))
+        del g
+    co.sleep(0)
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]
