@@ -7,9 +7,11 @@ unchanged.
 
 Differs from gevent:
 
-- The ``I*`` names are plain marker base classes that the events derive
-  from (test with ``isinstance``), not ``zope.interface`` interfaces: the
-  runtime does not depend on zope.
+- The runtime does not depend on zope. When ``zope.interface`` is installed
+  the ``I*`` names are its interfaces and the event classes implement them
+  (``IEventLoopBlocked.providedBy(event)``, ``verifyObject``), as gevent's;
+  without it they are small stand-ins with the same ``providedBy`` and
+  ``implementedBy`` (and ``isinstance`` works on them).
 - Entry points are looked up under ``coopshell.plugins.monkey.*``, so plugins
   written for gevent (which import gevent) are not loaded by accident.
 """
@@ -36,9 +38,42 @@ __all__ = [
 ]
 
 try:
-    from zope.event import subscribers as _zope_subscribers  # type: ignore[import-not-found]
+    from zope.event import notify as _zope_notify, subscribers as _zope_subscribers  # type: ignore[import-not-found]
 except ImportError:
-    _zope_subscribers = None
+    _zope_subscribers = _zope_notify = None
+
+try:
+    from zope.interface import Attribute, Interface, implementer  # type: ignore[import-not-found]
+except ImportError:
+    class Attribute:  # type: ignore[no-redef]
+        """An attribute an interface declares (documentation only, as zope's)."""
+
+        def __init__(self, doc: str) -> None:
+            self.__doc__ = doc
+
+    class _InterfaceMeta(type):
+        def __instancecheck__(cls, obj: Any) -> bool:
+            return cls.providedBy(obj)  # type: ignore[attr-defined, no-any-return]
+
+    class Interface(metaclass=_InterfaceMeta):  # type: ignore[no-redef]
+        """Stand-in for ``zope.interface.Interface``: what classes declared with
+        ``implementer`` provide."""
+
+        @classmethod
+        def implementedBy(cls, klass: type) -> bool:  # noqa: N802 - zope's name
+            return any(issubclass(iface, cls)
+                       for k in klass.__mro__ for iface in vars(k).get("_coopshell_implements", ()))
+
+        @classmethod
+        def providedBy(cls, obj: Any) -> bool:  # noqa: N802 - zope's name
+            return cls.implementedBy(type(obj))
+
+    def implementer(*interfaces: type) -> Callable[[type], type]:  # type: ignore[no-redef]
+        """Stand-in for ``zope.interface.implementer``."""
+        def declare(klass: type) -> type:
+            klass._coopshell_implements = interfaces  # type: ignore[attr-defined]
+            return klass
+        return declare
 
 #: The callables :func:`notify` calls, in order, with each event.
 subscribers: list[Callable[[Any], Any]] = (
@@ -47,10 +82,14 @@ subscribers: list[Callable[[Any], Any]] = (
 _ENTRY_POINT_PREFIX = "coopshell.plugins.monkey."
 
 
-def notify(event: Any) -> None:
+def _notify(event: Any) -> None:
     """Call every subscriber with ``event``; an error in one propagates."""
     for subscriber in list(subscribers):
         subscriber(event)
+
+
+#: ``zope.event.notify`` itself when zope.event is installed (gevent's).
+notify: Callable[[Any], None] = _zope_notify if _zope_notify is not None else _notify
 
 
 def notify_and_call_entry_points(event: Any) -> None:
@@ -64,15 +103,21 @@ def notify_and_call_entry_points(event: Any) -> None:
 
 # -- the blocking monitor ----------------------------------------------------------
 
-class IPeriodicMonitorThread:
-    """Marker: a thread that watches the hub periodically."""
+class IPeriodicMonitorThread(Interface):
+    """A thread that watches the hub periodically."""
+
+    def add_monitoring_function(function: Callable[[Any], Any], period: float | None) -> None:  # type: ignore[misc]  # noqa: N805
+        """Call ``function(hub)`` every ``period`` seconds from the monitor thread."""
 
 
-class IPeriodicMonitorThreadStartedEvent:
-    """Marker: the monitor thread started."""
+class IPeriodicMonitorThreadStartedEvent(Interface):
+    """The monitor thread started."""
+
+    monitor = Attribute("The IPeriodicMonitorThread that was started.")
 
 
-class PeriodicMonitorThreadStartedEvent(IPeriodicMonitorThreadStartedEvent):
+@implementer(IPeriodicMonitorThreadStartedEvent)
+class PeriodicMonitorThreadStartedEvent:
     """Sent when the monitor thread starts; ``monitor`` is it."""
 
     ENTRY_POINT_NAME = _ENTRY_POINT_PREFIX + "periodic_monitor_thread_started"
@@ -81,11 +126,17 @@ class PeriodicMonitorThreadStartedEvent(IPeriodicMonitorThreadStartedEvent):
         self.monitor = monitor
 
 
-class IEventLoopBlocked:
-    """Marker: the hub was blocked by a greenlet."""
+class IEventLoopBlocked(Interface):
+    """The hub was blocked by a greenlet."""
+
+    greenlet = Attribute("The greenlet that kept the hub from running.")
+    blocking_time = Attribute("About how many seconds the hub was blocked.")
+    info = Attribute("Lines describing where (a list; subscribers may add to it).")
+    hub = Attribute("The hub that was blocked, or None.")
 
 
-class EventLoopBlocked(IEventLoopBlocked):
+@implementer(IEventLoopBlocked)
+class EventLoopBlocked:
     """Sent when ``greenlet`` kept the hub from running for ``blocking_time``
     seconds; ``info`` is a list of lines describing where."""
 
@@ -100,11 +151,16 @@ class EventLoopBlocked(IEventLoopBlocked):
         return (f"<EventLoopBlocked {self.blocking_time:.3f} s by {self.greenlet!r}>")
 
 
-class IMemoryUsageThresholdExceeded:
-    """Marker: the process uses more memory than allowed."""
+class IMemoryUsageThresholdExceeded(Interface):
+    """The process uses more memory than allowed."""
+
+    mem_usage = Attribute("The memory the process uses now, in bytes.")
+    max_allowed = Attribute("The most it may use, in bytes.")
+    memory_info = Attribute("The memory statistics measured (psutil's).")
 
 
-class MemoryUsageThresholdExceeded(IMemoryUsageThresholdExceeded):
+@implementer(IMemoryUsageThresholdExceeded)
+class MemoryUsageThresholdExceeded:
     """Sent when memory use ``mem_usage`` passes ``max_allowed`` bytes."""
 
     def __init__(self, mem_usage: int, max_allowed: int, memory_info: Any):
@@ -116,13 +172,19 @@ class MemoryUsageThresholdExceeded(IMemoryUsageThresholdExceeded):
         return f"<{type(self).__name__} used={self.mem_usage} max={self.max_allowed}>"
 
 
-class IMemoryUsageUnderThreshold:
-    """Marker: memory use fell back under the threshold."""
+class IMemoryUsageUnderThreshold(Interface):
+    """Memory use fell back under the threshold."""
+
+    mem_usage = Attribute("The memory the process uses now, in bytes.")
+    max_allowed = Attribute("The most it may use, in bytes.")
+    max_memory_usage = Attribute("The peak seen while it was over the threshold, in bytes.")
+    memory_info = Attribute("The memory statistics measured (psutil's).")
 
 
-class MemoryUsageUnderThreshold(IMemoryUsageUnderThreshold):
-    """Sent when memory use falls back under ``max_allowed``; ``max_usage`` is
-    the peak seen while over it."""
+@implementer(IMemoryUsageUnderThreshold)
+class MemoryUsageUnderThreshold:
+    """Sent when memory use falls back under ``max_allowed``; ``max_memory_usage``
+    is the peak seen while over it."""
 
     def __init__(self, mem_usage: int, max_allowed: int, memory_info: Any, max_usage: int):
         self.mem_usage = mem_usage
@@ -136,11 +198,15 @@ class MemoryUsageUnderThreshold(IMemoryUsageUnderThreshold):
 
 # -- monkey patching -----------------------------------------------------------------
 
-class IGeventPatchEvent:
-    """Marker: an event about patching ``target`` with ``source``."""
+class IGeventPatchEvent(Interface):
+    """An event about patching ``target`` with ``source``."""
+
+    source = Attribute("What holds the replacements (a coopshell module).")
+    target = Attribute("What is patched (a stdlib module), or None.")
 
 
-class GeventPatchEvent(IGeventPatchEvent):
+@implementer(IGeventPatchEvent)
+class GeventPatchEvent:
     """Base of the patch events: ``source`` replaces what is in ``target``."""
 
     def __init__(self, source: Any, target: Any):
@@ -152,30 +218,36 @@ class GeventPatchEvent(IGeventPatchEvent):
 
 
 class IGeventWillPatchEvent(IGeventPatchEvent):
-    """Marker: about to patch; a subscriber may veto by raising :class:`DoNotPatch`."""
+    """About to patch; a subscriber may veto by raising :class:`DoNotPatch`."""
 
 
 class DoNotPatch(BaseException):
     """Raised by a subscriber of a *will patch* event to veto that patch."""
 
 
-class GeventWillPatchEvent(GeventPatchEvent, IGeventWillPatchEvent):
+@implementer(IGeventWillPatchEvent)
+class GeventWillPatchEvent(GeventPatchEvent):
     """Sent before a patch is applied."""
 
 
 class IGeventDidPatchEvent(IGeventPatchEvent):
-    """Marker: a patch was applied."""
+    """A patch was applied."""
 
 
-class GeventDidPatchEvent(GeventPatchEvent, IGeventDidPatchEvent):
+@implementer(IGeventDidPatchEvent)
+class GeventDidPatchEvent(GeventPatchEvent):
     """Sent after a patch was applied."""
 
 
 class IGeventWillPatchModuleEvent(IGeventWillPatchEvent):
-    """Marker: about to patch one stdlib module."""
+    """About to patch one stdlib module."""
+
+    module_name = Attribute("The name of the stdlib module about to be patched.")
+    target_item_names = Attribute("The names about to be replaced in it.")
 
 
-class GeventWillPatchModuleEvent(GeventWillPatchEvent, IGeventWillPatchModuleEvent):
+@implementer(IGeventWillPatchModuleEvent)
+class GeventWillPatchModuleEvent(GeventWillPatchEvent):
     """Sent before stdlib module ``module_name`` (``target``) gets the names
     ``items`` from ``source``."""
 
@@ -184,14 +256,17 @@ class GeventWillPatchModuleEvent(GeventWillPatchEvent, IGeventWillPatchModuleEve
     def __init__(self, module_name: str, source: Any, target: Any, items: list[str]):
         super().__init__(source, target)
         self.module_name = module_name
-        self.patched_items = items
+        self.target_item_names = self.patched_items = items
 
 
 class IGeventDidPatchModuleEvent(IGeventDidPatchEvent):
-    """Marker: one stdlib module was patched."""
+    """One stdlib module was patched."""
+
+    module_name = Attribute("The name of the stdlib module that was patched.")
 
 
-class GeventDidPatchModuleEvent(GeventDidPatchEvent, IGeventDidPatchModuleEvent):
+@implementer(IGeventDidPatchModuleEvent)
+class GeventDidPatchModuleEvent(GeventDidPatchEvent):
     """Sent after stdlib module ``module_name`` was patched."""
 
     ENTRY_POINT_NAME = _ENTRY_POINT_PREFIX + "did_patch_module"
@@ -222,10 +297,17 @@ class _PatchAllMixin:
 
 
 class IGeventWillPatchAllEvent(IGeventWillPatchEvent):
-    """Marker: ``patch_all`` is about to run."""
+    """``patch_all`` is about to run."""
+
+    patch_all_arguments = Attribute("The named arguments patch_all was called with.")
+    patch_all_kwargs = Attribute("Extra keyword arguments passed to patch_all.")
+
+    def will_patch_module(module_name: str) -> bool:  # type: ignore[misc]  # noqa: N805
+        """Whether ``patch_all`` was asked to patch ``module_name``."""
 
 
-class GeventWillPatchAllEvent(_PatchAllMixin, GeventWillPatchEvent, IGeventWillPatchAllEvent):
+@implementer(IGeventWillPatchAllEvent)
+class GeventWillPatchAllEvent(_PatchAllMixin, GeventWillPatchEvent):
     """Sent when ``patch_all`` starts."""
 
     ENTRY_POINT_NAME = _ENTRY_POINT_PREFIX + "will_patch_all"
@@ -236,21 +318,25 @@ class GeventWillPatchAllEvent(_PatchAllMixin, GeventWillPatchEvent, IGeventWillP
 
 
 class IGeventDidPatchBuiltinModulesEvent(IGeventDidPatchEvent):
-    """Marker: the stdlib modules are patched (third-party patches may follow)."""
+    """The stdlib modules are patched (third-party patches may follow)."""
+
+    patch_all_arguments = Attribute("The named arguments patch_all was called with.")
+    patch_all_kwargs = Attribute("Extra keyword arguments passed to patch_all.")
 
 
-class GeventDidPatchBuiltinModulesEvent(_PatchAllMixin, GeventDidPatchEvent,
-                                        IGeventDidPatchBuiltinModulesEvent):
+@implementer(IGeventDidPatchBuiltinModulesEvent)
+class GeventDidPatchBuiltinModulesEvent(_PatchAllMixin, GeventDidPatchEvent):
     """Sent once ``patch_all`` patched the stdlib modules."""
 
     ENTRY_POINT_NAME = _ENTRY_POINT_PREFIX + "did_patch_builtins"
 
 
 class IGeventDidPatchAllEvent(IGeventDidPatchEvent):
-    """Marker: ``patch_all`` finished."""
+    """``patch_all`` finished."""
 
 
-class GeventDidPatchAllEvent(_PatchAllMixin, GeventDidPatchEvent, IGeventDidPatchAllEvent):
+@implementer(IGeventDidPatchAllEvent)
+class GeventDidPatchAllEvent(_PatchAllMixin, GeventDidPatchEvent):
     """Sent when ``patch_all`` is done."""
 
     ENTRY_POINT_NAME = _ENTRY_POINT_PREFIX + "did_patch_all"

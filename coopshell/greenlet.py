@@ -1,11 +1,14 @@
 """Greenlet: a function running cooperatively, with a result you can wait for.
 
 ``Greenlet`` follows gevent's API, but a Greenlet is a handle, not a
-``greenlet.greenlet`` subclass: it runs on a pooled worker greenlet. A new
-raw greenlet costs an mmap/munmap of a CPython frame-stack chunk, so workers
-that finish a task park themselves and take the next one instead of dying.
-``coopshell.getcurrent()`` maps a worker back to the Greenlet it runs, so
-code that asks "who am I" sees the Greenlet, as with gevent.
+``greenlet.greenlet`` subclass: it runs on a pooled worker greenlet
+(``_worker``), because a new raw greenlet costs an mmap/munmap of a CPython
+frame-stack chunk. ``coopshell.getcurrent()`` maps a worker back to the
+Greenlet it runs, so code that asks "who am I" sees the Greenlet, as with
+gevent; a worker that anyone still references after its task is never
+reused, so state keyed on ``greenlet.getcurrent()`` does not leak from one
+task to the next. Waiting (``join``, ``iwait``, ``joinall``...) is in ``_wait``;
+every public name stays importable from here.
 
 Each Greenlet runs in a copy of the ``contextvars`` context of the code that
 created it; that is what lets Jupyter route a greenlet's output to the cell
@@ -16,17 +19,22 @@ from __future__ import annotations
 
 import reprlib
 import sys
-from collections import deque
+import types
 from contextvars import copy_context
 from itertools import count
 from time import monotonic
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from types import FrameType, TracebackType
+from typing import Any, Callable, Generator, Optional, Tuple, Type, Union
 
+from _weakref import ref as _weakref
 from greenlet import GreenletExit, getcurrent as _getcurrent, greenlet as _RawGreenlet
 
-from ._core.exceptions import TIMED_OUT, InvalidSwitchError, check_can_block
 from ._core.hub import get_hub
-from ._core.waiter import check_timeout, discard, park
+from ._core.loop import TimerHandle
+from ._core.waiter import check_timeout
+from ._wait import iwait, joinall, kill, killall, wait, wait_link, wait_link_under
+from . import _worker
+from ._worker import _WORKER_CODE, Task, Worker as _Worker, getcurrent, is_task_entry_frame, run_task
 from .timeout import Timeout
 
 __all__ = ["Greenlet", "GreenletExit", "spawn", "spawn_later", "spawn_raw", "joinall",
@@ -34,10 +42,11 @@ __all__ = ["Greenlet", "GreenletExit", "spawn", "spawn_later", "spawn_raw", "joi
            "add_spawn_observer", "remove_spawn_observer", "has_spawn_observer",
            "is_task_entry_frame"]
 
-T = TypeVar("T")
-
-#: Idle worker greenlets kept per hub for reuse; extra ones exit.
-MAX_IDLE_WORKERS = 1024
+#: ``(type, value, traceback)`` of a failure, as ``sys.exc_info()``.
+ExcInfo = Tuple[Type[BaseException], BaseException, Optional[TracebackType]]
+#: What ``kill``/``throw`` accept: an exception class or instance, an
+#: ``ExcInfo``-like triple, or (wrapped in ``BaseException``) anything else.
+KillArg = Union[Type[BaseException], BaseException, Tuple[Any, Any, Any], Any]
 
 _NEW, _SCHEDULED, _RUNNING, _DONE = 0, 1, 2, 3
 _STATE_NAMES = {_NEW: "new", _SCHEDULED: "scheduled", _RUNNING: "running", _DONE: "dead"}
@@ -45,91 +54,56 @@ _idents = count(1)
 #: Callables run with each new Greenlet (the interactive ``%greenlets`` registry);
 #: empty unless a front end registers one, and then only checked per creation.
 _spawn_observers: list[Callable[[Any], Any]] = []
+#: gevent's spawn callbacks (``Greenlet.add_spawn_callback``): called at ``start()``.
+_spawn_callbacks: list[Callable[[Any], Any]] = []
 _short = reprlib.Repr()
 _short.maxstring = 40
 _short.maxother = 40
 _short.maxlist = _short.maxtuple = _short.maxdict = 4
 
 
-class _Worker(_RawGreenlet):
-    """A raw greenlet that runs Greenlet after Greenlet."""
-
-    __slots__ = ("task",)
+def _nothing() -> None:
+    """What ``Greenlet()`` runs when given no function (gevent's default ``_run``)."""
 
 
-def _worker_main(task):
-    me = _getcurrent()
-    hub = me.parent
-    idle = hub.workers
-    hub_switch = hub.switch
-    while True:
-        me.task = task
-        task._worker = me
-        me.gr_context = task._context
-        args = task.args
-        try:
-            # Fixed-arity calls are inlined by the interpreter; a *args call
-            # adds a C-level eval frame that every parked greenlet would save.
-            if task.kwargs:
-                result = task._run(*args, **task.kwargs)
-            elif not args:
-                result = task._run()
-            elif len(args) == 1:
-                result = task._run(args[0])
-            else:
-                result = task._run(*args)
-        except BaseException as exc:
-            me.task = None
-            task._finish_error(exc)
-        else:
-            me.task = None
-            task._finish(result)
-        # Drop the finished task, its result and its context before parking:
-        # an idle worker must not keep them (and what they reference) alive.
-        task = result = args = None
-        me.gr_context = None
-        if len(idle) >= MAX_IDLE_WORKERS:
-            return
-        idle.append(me)
-        while True:
-            try:
-                task = hub_switch()
-            except GreenletExit:
-                return  # the hub is going away, or this worker is collected
-            except BaseException:
-                continue  # a stray throw (a leaked Timeout): stay parked
-            if isinstance(task, Greenlet):
-                break
+_nothing.__name__ = _nothing.__qualname__ = "_run"
 
 
-_WORKER_CODE = _worker_main.__code__
-
-
-def getcurrent():
-    """The running Greenlet, or the raw greenlet (main, hub) if none."""
-    g = _getcurrent()
-    task = getattr(g, "task", None)
-    return g if task is None else task
-
-
-class Greenlet:
+class Greenlet(Task):
     """A function scheduled to run in its own greenlet.
 
     ``Greenlet(func, *args, **kwargs)`` creates it; ``start()`` schedules it.
     Subclasses may override ``_run`` instead of passing ``func``.
     """
 
-    __slots__ = ("_run", "args", "kwargs", "_context", "_state", "_worker", "_value",
+    __slots__ = ("_state", "_value",
                  "_exc_info", "_links", "_notify_pending", "_hub", "_timer", "_name",
-                 "_ident", "spawn_time", "__dict__", "__weakref__")
+                 "_ident", "spawn_time", "_spawner", "_tree_locals", "__dict__", "__weakref__")
+
+    _state: int
+    _value: Any
+    _exc_info: ExcInfo | None
+    _links: list[Callable[[Any], Any]] | None
+    _notify_pending: bool
+    _hub: Any   # coopshell._core.hub.Hub (untyped)
+    _timer: TimerHandle | None
+    _name: str | None
+    _ident: int | None
+    spawn_time: float
+    _spawner: Callable[[], Any]   # a weak reference
+    _tree_locals: dict[str, Any] | None
 
     def __init__(self, run: Callable[..., Any] | None = None, *args: Any, **kwargs: Any):
         if run is not None:
             if not callable(run):
                 raise TypeError(f"The run argument or self._run must be callable, got {run!r}")
             self._run = run
-        elif not callable(getattr(self, "_run", None)):
-            raise TypeError("Greenlet needs a callable: pass one, or define _run in a subclass")
+        else:
+            own = getattr(self, "_run", None)
+            if own is None:
+                self._run = _nothing
+            elif not callable(own):
+                raise TypeError(f"The run argument or self._run must be callable, got {own!r}")
         self.args = args
         self.kwargs = kwargs
         self._context = copy_context()
@@ -144,6 +118,8 @@ class Greenlet:
         self._name = None
         self._ident = None
         self.spawn_time = monotonic()
+        self._spawner = _weakref(getcurrent())
+        self._tree_locals = None
         if _spawn_observers:
             for observer in _spawn_observers:
                 observer(self)
@@ -165,40 +141,37 @@ class Greenlet:
     def start(self) -> None:
         """Schedule the greenlet to run in the next loop iteration."""
         if self._state == _NEW:
+            if _spawn_callbacks:
+                _call_spawn_callbacks(self)
             self._state = _SCHEDULED
             self._hub.loop.schedule(self._launch)
 
     def start_later(self, seconds: float) -> None:
         """Schedule the greenlet to run ``seconds`` from now."""
-        seconds = check_timeout(seconds)
-        if seconds is None:
+        checked = check_timeout(seconds)
+        if checked is None:
             raise TypeError("start_later() needs a number of seconds, got None")
         if self._state == _NEW:
+            if _spawn_callbacks:
+                _call_spawn_callbacks(self)
             self._state = _SCHEDULED
-            self._timer = self._hub.loop.add_timer(seconds, self._launch)
+            self._timer = self._hub.loop.add_timer(checked, self._launch)
 
-    def _launch(self):
+    def _launch(self) -> None:
         if self._state != _SCHEDULED:
             return
-        self._timer = None
-        self._state = _RUNNING
-        hub = self._hub
-        idle = hub.workers
-        if idle:
-            idle.pop().switch(self)
-        else:
-            _Worker(_worker_main, hub).switch(self)
+        self._switch_in()
 
     # -- finishing ---------------------------------------------------------------------
 
-    def _finish(self, result):
+    def _finish(self, result: Any) -> None:
         self._state = _DONE
         self._worker = None
         self._value = result
         if self._links:
             self._schedule_notify()
 
-    def _finish_error(self, exc):
+    def _finish_error(self, exc: BaseException) -> None:
         tb = exc.__traceback__
         if tb is not None and tb.tb_frame.f_code is _WORKER_CODE:
             exc.__traceback__ = tb = tb.tb_next  # the user's frames only
@@ -219,12 +192,12 @@ class Greenlet:
             else:
                 self._context.run(self._hub.handle_error, self, type(exc), exc, exc.__traceback__)
 
-    def _schedule_notify(self):
+    def _schedule_notify(self) -> None:
         if not self._notify_pending:
             self._notify_pending = True
             self._hub.loop.schedule(self._notify_links)
 
-    def _notify_links(self):
+    def _notify_links(self) -> None:
         self._notify_pending = False
         links = self._links
         while links:
@@ -252,16 +225,18 @@ class Greenlet:
         return _STATE_NAMES[self._state]
 
     @property
-    def gr_frame(self):
+    def gr_frame(self) -> FrameType | None:
         """The top frame of the task while it is suspended, else None."""
         w = self._worker
         if w is None or w is _getcurrent():
             return None
-        return w.gr_frame
+        frame: FrameType | None = w.gr_frame
+        return frame
 
     @property
     def started(self) -> bool:
-        return self._state != _NEW
+        """gevent's (deprecated) ``started``: ``bool(self)``, so false again once dead."""
+        return self._state == _SCHEDULED or self._state == _RUNNING
 
     def __bool__(self) -> bool:
         """True while scheduled or running; false when new or dead."""
@@ -286,7 +261,7 @@ class Greenlet:
         return e[1] if e is not None else None
 
     @property
-    def exc_info(self):
+    def exc_info(self) -> ExcInfo | None:
         """``(type, value, traceback)`` of the failure, or None."""
         return self._exc_info
 
@@ -308,31 +283,86 @@ class Greenlet:
         return i
 
     @property
-    def loop(self):
+    def loop(self) -> Any:
         return self._hub.loop
 
     @property
-    def parent(self):
+    def parent(self) -> Any:
         return self._hub
 
     @property
-    def function(self):
+    def function(self) -> Callable[..., Any]:
         return self._run
+
+    @property
+    def spawning_greenlet(self) -> Any:
+        """A weak reference to the greenlet that created this one (gevent's)."""
+        return self._spawner
+
+    @property
+    def spawn_tree_locals(self) -> dict[str, Any]:
+        """A dict shared by a tree of greenlets: the spawner's, or a new one when
+        the spawner is a root (the main greenlet, the hub) or gone (gevent's)."""
+        d = self._tree_locals
+        if d is None:
+            d = self._tree_locals = _tree_locals_of(self._spawner())
+        return d
+
+    @spawn_tree_locals.setter
+    def spawn_tree_locals(self, value: dict[str, Any]) -> None:
+        self._tree_locals = value
+
+    #: gevent records the creator's stack here; coopshell records nothing per spawn.
+    spawning_stack = None
+
+    @staticmethod
+    def add_spawn_callback(callback: Callable[[Greenlet], Any]) -> None:
+        """Call ``callback(g)`` each time a Greenlet is started (gevent's)."""
+        if callback not in _spawn_callbacks:
+            _spawn_callbacks.append(callback)
+
+    @staticmethod
+    def remove_spawn_callback(callback: Callable[[Greenlet], Any]) -> None:
+        """Undo ``add_spawn_callback``; a no-op if it was not added."""
+        if callback in _spawn_callbacks:
+            _spawn_callbacks.remove(callback)
+
+    def switch(self, *args: Any, **kwargs: Any) -> Any:
+        """Switch into this greenlet now, as ``greenlet.switch`` (gevent's
+        ``Greenlet`` is a greenlet): a greenlet not started yet starts at once;
+        a dead one switches to its parent, the hub."""
+        state = self._state
+        if state == _NEW or state == _SCHEDULED:
+            if state == _NEW and _spawn_callbacks:
+                _call_spawn_callbacks(self)
+            if self._timer is not None:
+                self._timer.cancel()
+            self._state = _SCHEDULED   # the scheduled _launch will find it running
+            return self._switch_in()
+        w = self._worker
+        if w is None:
+            return self._hub.switch(*args, **kwargs)
+        return w.switch(*args, **kwargs)
+
+    def _switch_in(self) -> Any:
+        """Run the task on a worker, from the current greenlet."""
+        self._timer = None
+        self._state = _RUNNING
+        return run_task(self._hub, self)
 
     # -- waiting for it --------------------------------------------------------------
 
-    def join(self, timeout: float | None = None) -> None:
+    def join(self, timeout: float | Timeout | None = None) -> None:
         """Wait until the greenlet finishes or ``timeout`` passes; never raises
         the greenlet's own exception."""
         if self._state == _DONE:
             return
         if isinstance(timeout, Timeout):
-            _wait_link_under(self, timeout)
+            wait_link_under(self, timeout)
             return
-        timeout = check_timeout(timeout)
-        _wait_link(self, timeout)
+        wait_link(self, check_timeout(timeout))
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+    def get(self, block: bool = True, timeout: float | Timeout | None = None) -> Any:
         """Return the result, or raise the exception, once finished. Raises
         ``Timeout`` if it is not finished within ``timeout`` (or at once with
         ``block=False``)."""
@@ -340,11 +370,11 @@ class Greenlet:
             if not block:
                 raise Timeout()
             if isinstance(timeout, Timeout):
-                _wait_link_under(self, timeout)
+                wait_link_under(self, timeout)
             else:
-                timeout = check_timeout(timeout)
-                if not _wait_link(self, timeout):
-                    raise Timeout(timeout)
+                seconds = check_timeout(timeout)
+                if not wait_link(self, seconds):
+                    raise Timeout(seconds)
         e = self._exc_info
         if e is not None:
             raise e[1].with_traceback(e[2])
@@ -380,7 +410,7 @@ class Greenlet:
         self.rawlink(_SpawnedLink(callback, successful=False))
 
     def unlink(self, callback: Callable[[Greenlet], Any]) -> None:
-        links = self._links or ()
+        links = self._links or []
         for i, link in enumerate(links):
             if link == callback or getattr(link, "callback", None) == callback:
                 del links[i]
@@ -389,12 +419,17 @@ class Greenlet:
     def unlink_all(self) -> None:
         self._links = None
 
+    def has_links(self) -> bool:
+        """True if any link or rawlink callback is registered."""
+        return bool(self._links)
+
     # -- killing ----------------------------------------------------------------------
 
     def kill(self, exception: Any = GreenletExit, block: bool = True,
              timeout: float | None = None) -> None:
-        """Raise ``exception`` in the greenlet. A greenlet that has not started
-        never runs. With ``block``, wait up to ``timeout`` for it to die."""
+        """Raise ``exception`` in the greenlet (a class, an instance, or an
+        ``exc_info`` triple). A greenlet that has not started never runs, and
+        dies of it at once. With ``block``, wait up to ``timeout`` for it to die."""
         timeout = check_timeout(timeout)
         state = self._state
         if state == _DONE:
@@ -403,19 +438,21 @@ class Greenlet:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            exc = exception() if isinstance(exception, type) else exception
-            self._finish_error(exc)
+            self._finish_error(_as_exception(exception))
             return
         self._hub.loop.schedule(self._throw, exception)
         if block:
-            _wait_link(self, timeout)
+            self.join(timeout)   # through the method: a subclass's join sees it (gevent)
 
-    def _throw(self, exception):
+    def _throw(self, exception: KillArg) -> None:
         w = self._worker
         if w is not None and w.task is self and not w.dead:
-            w.throw(exception)
+            if isinstance(exception, tuple) and len(exception) == 3:
+                w.throw(*exception)
+            else:
+                w.throw(exception)
 
-    def throw(self, *args) -> None:
+    def throw(self, *args: Any) -> Any:
         """Raise an exception in the greenlet now (from another greenlet)."""
         w = self._worker
         if w is None:
@@ -425,7 +462,7 @@ class Greenlet:
 
     # -- the rest -------------------------------------------------------------------
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Any]:
         """``await greenlet``: its value, or its exception raised, on an asyncio
         loop that drives this greenlet's hub (``coopshell.interactive.bridge``)."""
         if self._state != _DONE:
@@ -435,7 +472,7 @@ class Greenlet:
                                    "call coopshell.interactive.bridge.attach() first")
             fut = bridge.loop.create_future()
 
-            def wake(_, fut=fut):
+            def wake(_: Any, fut: Any = fut) -> None:
                 if not fut.done():
                     fut.set_result(None)
 
@@ -453,8 +490,18 @@ class Greenlet:
     def __enter__(self) -> Greenlet:
         return self
 
-    def __exit__(self, typ, value, tb) -> None:
-        self.kill(block=True)
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """gevent's: after a clean block, wait for the greenlet, then kill it
+        (a no-op if it finished); if the block raised, kill the greenlet with
+        that exception."""
+        if typ is None:
+            try:
+                self.join()
+            finally:
+                self.kill()
+        else:
+            self.kill((typ, value, tb))
 
     def _formatinfo(self) -> str:
         func = self._run
@@ -465,11 +512,28 @@ class Greenlet:
         parts += [f"{k}={_short.repr(v)}" for k, v in self.kwargs.items()]
         return f"{name}({', '.join(parts)})"
 
-    def __repr__(self):
-        named = f' "{self._name}"' if self._name is not None else ""
-        return f"<{type(self).__name__}{named} at {id(self):#x}: {self._formatinfo()}>"
+    def _repr_info(self) -> str:
+        """gevent's form: the function's ``__name__`` (``_run`` for a subclass's
+        own, the repr of another object's bound method), then ``(args)`` if any,
+        each argument's repr cut at 50 characters."""
+        func = self._run
+        owner = getattr(func, "__self__", None)
+        if owner is self:
+            text = "_run"
+        elif owner is not None:
+            text = repr(func)
+        else:
+            text = getattr(func, "__name__", "") or repr(func)
+        parts = [repr(a)[:50] for a in self.args]
+        parts += [f"{k}={repr(v)[:50]}" for k, v in self.kwargs.items()]
+        return f"{text}({', '.join(parts)})" if parts else text
 
-    def __class_getitem__(cls, item):
+    def __repr__(self) -> str:
+        # gevent shows the name once one is assigned or an ident was made.
+        named = f' "{self.name}"' if self._name is not None or self._ident is not None else ""
+        return f"<{type(self).__name__}{named} at {id(self):#x}: {self._repr_info()}>"
+
+    def __class_getitem__(cls, item: Any) -> type[Greenlet]:
         return cls
 
 
@@ -478,11 +542,11 @@ class _SpawnedLink:
 
     __slots__ = ("callback", "successful")
 
-    def __init__(self, callback, successful=None):
+    def __init__(self, callback: Callable[[Greenlet], Any], successful: bool | None = None) -> None:
         self.callback = callback
         self.successful = successful
 
-    def __call__(self, source):
+    def __call__(self, source: Greenlet) -> None:
         # Runs the callback's greenlet now, from the hub, up to its first
         # wait: links registered before a join() have run when it returns
         # (gevent's order).
@@ -492,50 +556,11 @@ class _SpawnedLink:
             g._state = _SCHEDULED
             g._launch()
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return self is other or self.callback == other or (
             isinstance(other, _SpawnedLink) and self.callback == other.callback)
 
     __hash__ = object.__hash__
-
-
-def _wait_link(target, timeout):
-    """Wait for ``target.rawlink`` to fire; False if ``timeout`` passed first."""
-    hub = target._hub
-    cur = _getcurrent()
-    switch = cur.switch
-    links = target._links
-    if links is None:
-        links = target._links = []
-    links.append(switch)
-    try:
-        if timeout is None:   # untimed: park()'s first line, inline (join is a hot path)
-            if cur is hub:
-                check_can_block(hub, cur)
-            result = hub.switch()
-        else:
-            result = park(hub, cur, timeout)
-    except BaseException:
-        discard(links, switch)
-        raise
-    if result is target:
-        return True
-    discard(links, switch)
-    if result is TIMED_OUT:
-        return False
-    raise InvalidSwitchError(f"Invalid switch into {cur!r} while it waited on {target!r}: got {result!r}")
-
-
-def _wait_link_under(target, timeout):
-    """Wait for ``target`` under a ``Timeout`` object, as gevent's ``get``/``join``
-    accept one: started if it is not pending, cancelled afterwards; when it
-    fires, it raises from here."""
-    if not timeout.pending:
-        timeout.start()
-    try:
-        _wait_link(target, None)
-    finally:
-        timeout.cancel()
 
 
 # -- module-level API ---------------------------------------------------------------
@@ -543,6 +568,8 @@ def _wait_link_under(target, timeout):
 def spawn(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
     """Create a Greenlet running ``function(*args, **kwargs)`` and start it."""
     g = Greenlet(function, *args, **kwargs)
+    if _spawn_callbacks:
+        _call_spawn_callbacks(g)
     g._state = _SCHEDULED
     g._hub.loop.schedule(g._launch)
     return g
@@ -553,6 +580,39 @@ def spawn_later(seconds: float, function: Callable[..., Any], *args: Any, **kwar
     g = Greenlet(function, *args, **kwargs)
     g.start_later(seconds)
     return g
+
+
+def _as_exception(exception: Any) -> BaseException:
+    """What ``kill(exception)`` raises, as gevent: a class is instantiated, an
+    ``exc_info`` triple gives its value, anything else is wrapped in a
+    ``BaseException`` (so the greenlet still dies, as not successful)."""
+    if isinstance(exception, tuple) and len(exception) == 3:
+        typ, value = exception[0], exception[1]
+        if value is None and isinstance(typ, type) and issubclass(typ, BaseException):
+            value = typ()
+        exception = value
+    elif isinstance(exception, type) and issubclass(exception, BaseException):
+        return exception()
+    if isinstance(exception, BaseException):
+        return exception
+    return BaseException(exception)
+
+
+def _call_spawn_callbacks(g: Greenlet) -> None:
+    for callback in list(_spawn_callbacks):
+        callback(g)
+
+
+def _tree_locals_of(spawner: Any) -> dict[str, Any]:
+    if spawner is None:
+        return {}
+    shared: dict[str, Any] | None = getattr(spawner, "spawn_tree_locals", None)
+    if shared is not None:
+        return shared
+    d: dict[str, Any] = {}
+    if spawner.parent is not None:
+        spawner.spawn_tree_locals = d   # not a root: its other children share it
+    return d
 
 
 def add_spawn_observer(observer: Callable[[Any], Any]) -> None:
@@ -573,11 +633,6 @@ def has_spawn_observer(observer: Callable[[Any], Any]) -> bool:
     return observer in _spawn_observers
 
 
-def is_task_entry_frame(frame: Any) -> bool:
-    """True for the runtime frame a Greenlet's task is called from (stack walks stop there)."""
-    return frame.f_code is _WORKER_CODE
-
-
 def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _RawGreenlet:
     """Run ``function`` in a plain greenlet (no result, no links): cheapest."""
     if not callable(function):
@@ -591,118 +646,26 @@ def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _RawGr
         g = _RawGreenlet(function, hub)
         hub.loop.schedule(g.switch, *args)
     g.gr_context = ctx
+    g.spawning_greenlet = _weakref(getcurrent())
+    g.spawn_tree_locals = _tree_locals_of(g.spawning_greenlet())
     return g
 
 
-def iwait(objects: Iterable[Any] | None, timeout: float | None = None,
-          count: int | None = None) -> Iterator[Any]:
-    """Yield each of ``objects`` (Greenlets, Events, AsyncResults…) as it
-    becomes ready, until ``count`` were yielded or ``timeout`` passes."""
-    timeout = check_timeout(timeout)
-    if objects is None:
-        return iter([get_hub().join(timeout)])
-    objects = list(objects)
-    for obj in objects:
-        if not callable(getattr(obj, "rawlink", None)):
-            raise TypeError(f"iwait() needs objects with rawlink(), got {obj!r}")
-    if count is not None:
-        if count < 0:
-            raise ValueError(f"count must be >= 0, got {count}")
-        count = min(count, len(objects))
-    else:
-        count = len(objects)
-    return _iwait(objects, timeout, count)
+class _Module(types.ModuleType):
+    """This module's type: ``MAX_IDLE_WORKERS`` reads and sets the worker
+    pool's limit in ``_worker`` (assigning a plain module global here would
+    silently change nothing)."""
+
+    @property
+    def MAX_IDLE_WORKERS(self) -> int:  # noqa: N802 - a module constant's name
+        """Idle worker greenlets kept per hub for reuse (0: a fresh greenlet per task)."""
+        return _worker.MAX_IDLE_WORKERS
+
+    @MAX_IDLE_WORKERS.setter
+    def MAX_IDLE_WORKERS(self, value: int) -> None:  # noqa: N802
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"MAX_IDLE_WORKERS must be an int >= 0, got {value!r}")
+        _worker.MAX_IDLE_WORKERS = value
 
 
-def _iwait(objects, timeout, count):
-    hub = get_hub()
-    cur = check_can_block(hub)
-    done = deque()
-    parked = [False]  # True while this greenlet waits in park() for `done`
-
-    def on_ready(obj):
-        done.append(obj)
-        if parked[0]:
-            parked[0] = False
-            cur.switch(obj)
-
-    for obj in objects:
-        obj.rawlink(on_ready)
-    deadline = None if timeout is None else monotonic() + timeout
-    try:
-        yielded = 0
-        while yielded < count:
-            if not done:
-                left = None if deadline is None else deadline - monotonic()
-                parked[0] = True
-                try:
-                    result = park(hub, cur, left)
-                finally:
-                    parked[0] = False
-                if result is TIMED_OUT:
-                    return
-                if not done:
-                    raise InvalidSwitchError(f"Invalid switch into {cur!r} in iwait(): got {result!r}")
-            yielded += 1
-            yield done.popleft()
-    finally:
-        for obj in objects:
-            obj.unlink(on_ready)
-
-
-def wait(objects: Iterable[Any] | None = None, timeout: float | None = None,
-         count: int | None = None):
-    """Wait for ``objects`` to become ready; return the list of ready ones.
-    With no objects, wait until the loop has nothing left to do."""
-    if objects is None:
-        return get_hub().join(timeout=timeout)
-    return list(iwait(objects, timeout, count))
-
-
-def joinall(greenlets: Iterable[Greenlet], timeout: float | None = None,
-            raise_error: bool = False, count: int | None = None) -> list[Greenlet]:
-    """Wait for the greenlets to finish; return those that did. With
-    ``raise_error``, raise the first failure's exception as soon as it
-    happens."""
-    greenlets = list(greenlets)
-    if not raise_error:
-        return wait(greenlets, timeout, count)
-    done = []
-    for g in iwait(greenlets, timeout, count):
-        if g.exception is not None:
-            e = g.exc_info
-            raise e[1].with_traceback(e[2])
-        done.append(g)
-    return done
-
-
-def killall(greenlets: Iterable[Any], exception: Any = GreenletExit, block: bool = True,
-            timeout: float | None = None) -> None:
-    """Kill all ``greenlets``; with ``block`` wait for them to die, raising
-    ``Timeout`` if they have not within ``timeout``."""
-    timeout = check_timeout(timeout)
-    greenlets = list(greenlets)
-    for g in greenlets:
-        if isinstance(g, Greenlet):
-            g.kill(exception, block=False)
-        else:
-            kill(g, exception)
-    if block:
-        alive = [g for g in greenlets if isinstance(g, Greenlet) and not g.dead]
-        if alive:
-            done = wait(alive, timeout)
-            if len(done) < len(alive):
-                raise Timeout(timeout)
-
-
-def kill(greenlet: Any, exception: Any = GreenletExit) -> None:
-    """Kill a Greenlet or a raw greenlet without waiting."""
-    if isinstance(greenlet, Greenlet):
-        greenlet.kill(exception, block=False)
-    elif not greenlet.dead:
-        get_hub().loop.run_callback(_throw_raw, greenlet, exception)
-
-
-def _throw_raw(g, exception):
-    if not g.dead:
-        g.throw(exception)
+sys.modules[__name__].__class__ = _Module

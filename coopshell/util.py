@@ -27,7 +27,7 @@ import sys
 import threading as _threading
 import traceback
 from time import perf_counter as _perf_counter
-from types import MemberDescriptorType as _MemberDescriptor
+from types import FrameType, MemberDescriptorType as _MemberDescriptor
 from typing import Any, Callable, TextIO
 
 from greenlet import getcurrent as _raw_getcurrent, greenlet as _RawGreenlet, settrace as _settrace
@@ -36,6 +36,7 @@ from ._core.hub import Hub, get_hub_if_exists
 from .greenlet import Greenlet, is_task_entry_frame
 
 __all__ = ["wrap_errors", "format_run_info", "print_run_info", "GreenletTree", "assert_switches",
+           "clear_stack_frames",
            "all_greenlets", "find_greenlet", "format_greenlet_stack", "describe_wait"]
 
 _current_frames = sys._current_frames
@@ -170,7 +171,7 @@ def _no_stack_reason(g) -> str:
     if isinstance(g, Greenlet):
         if g.dead:
             return "(finished: no stack)\n"
-        if not g.started:
+        if g.state == "new":
             return "(not started: no stack)\n"
         return "(scheduled, not started yet: no stack)\n"
     if getattr(g, "dead", False):
@@ -377,13 +378,55 @@ class _FailedToSwitch(AssertionError):
     """Raised by :class:`assert_switches` when the block did not yield as required."""
 
 
-class assert_switches:
-    """Context manager: fail with ``AssertionError`` if the block never switched
-    greenlets, or (with ``max_blocking_time``) ran longer than that many seconds
-    without a switch. With ``hub_only``, only switches into the hub count.
+class _SwitchTracer:
+    """The ``greenlet.settrace`` function that ``assert_switches`` installs for
+    its block: counts switches, remembers the greenlet now running
+    (``active_greenlet``), the last switch into the hub, and the longest
+    stretch a greenlet other than the hub ran; chains to the tracer it
+    replaced (``previous_trace_function``)."""
 
-    It traces switches with ``greenlet.settrace`` for the duration of the block
-    only (chaining any tracer already installed).
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        self.switches = 0
+        self.active_greenlet: Any = _raw_getcurrent()
+        self.entered_hub_at: float | None = None
+        self.stretch_started = _perf_counter()
+        self.longest_stretch = 0.0
+        self.previous_trace_function: Callable[[str, Any], Any] | None = _settrace(self)
+
+    def __call__(self, event: str, args: Any) -> None:
+        now = _perf_counter()
+        was = self.active_greenlet
+        self.switches += 1
+        self.active_greenlet = args[1] if event in ("switch", "throw") else None
+        if was is not None and was is not self.hub:
+            self.longest_stretch = max(self.longest_stretch, now - self.stretch_started)
+        self.stretch_started = now
+        if self.hub is not None and self.active_greenlet is self.hub:
+            self.entered_hub_at = now
+        previous = self.previous_trace_function
+        if previous is not None:
+            previous(event, args)
+
+    def kill(self) -> None:
+        """Put the replaced tracer back."""
+        _settrace(self.previous_trace_function)
+        self.previous_trace_function = None
+
+
+class assert_switches:
+    """Context manager: raise ``AssertionError`` (``_FailedToSwitch``) at the
+    end of a block that did not yield as required (gevent's rules):
+
+    - no ``max_blocking_time``: the block must switch to some greenlet;
+    - ``max_blocking_time`` (seconds): no greenlet but the hub may run longer
+      than that without a switch (a quick block that never switched passes);
+    - with ``hub_only`` as well: the hub must have been switched into within
+      the last ``max_blocking_time`` seconds when the block ends.
+
+    It traces switches with ``greenlet.settrace`` (``self.tracer``) for the
+    block only, chaining any tracer already installed. A block that raises
+    is never reported: its exception propagates.
     """
 
     def __init__(self, max_blocking_time: float | None = None, hub_only: bool = False):
@@ -394,49 +437,53 @@ class assert_switches:
                                  f"got {max_blocking_time!r}")
         self.max_blocking_time = max_blocking_time
         self.hub_only = hub_only
-        self.did_switch = False
-        self.longest_block = 0.0
-        self._previous = None
-        self._last = 0.0
-        self._greenlet = None
-        self._hub = None
-
-    def _trace(self, event, args):
-        previous = self._previous
-        if previous is not None:
-            previous(event, args)
-        if event not in ("switch", "throw"):
-            return
-        origin, target = args
-        now = _perf_counter()
-        if origin is self._greenlet:
-            # The block's greenlet is leaving: that ends one stretch of running.
-            if not self.hub_only or target is self._hub:
-                self.did_switch = True
-                self.longest_block = max(self.longest_block, now - self._last)
-        if target is self._greenlet:
-            self._last = now
+        self.tracer: _SwitchTracer | None = None
+        self._entered = 0.0
 
     def __enter__(self) -> assert_switches:
-        self._greenlet = _raw_getcurrent()
-        self._hub = get_hub_if_exists()
-        self.did_switch = False
-        self.longest_block = 0.0
-        self._last = _perf_counter()
-        self._previous = _settrace(self._trace)
+        self._entered = _perf_counter()
+        self.tracer = _SwitchTracer(get_hub_if_exists())
         return self
 
-    def __exit__(self, typ, value, tb) -> None:
-        _settrace(self._previous)
-        self._previous = None
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: Any) -> None:
+        tracer, self.tracer = self.tracer, None
+        if tracer is None:
+            return
+        tracer.kill()
         if typ is not None:
             return
-        self.longest_block = max(self.longest_block, _perf_counter() - self._last)
-        where = "to the hub" if self.hub_only else "to another greenlet"
-        if not self.did_switch:
-            raise _FailedToSwitch(f"the block never switched {where}")
+        now = _perf_counter()
         limit = self.max_blocking_time
-        if limit is not None and self.longest_block > limit:
-            raise _FailedToSwitch(f"the block ran {self.longest_block:.3f}s without switching {where}, "
-                                  f"more than max_blocking_time={limit:g}s")
+        if not limit:
+            failed = tracer.switches == 0
+        elif self.hub_only:
+            failed = tracer.entered_hub_at is None or now - tracer.entered_hub_at > limit
+        else:
+            if tracer.active_greenlet is not tracer.hub:
+                tracer.longest_stretch = max(tracer.longest_stretch, now - tracer.stretch_started)
+            failed = tracer.longest_stretch > limit
+        if not failed:
+            return
+        message = "To the hub" if self.hub_only else "To any greenlet"
+        message += f" in {now - self._entered:.4f} seconds"
+        if limit:
+            message += f" (max allowed {limit:.4f} seconds)"
+        active = tracer.active_greenlet
+        message += (f": {active!r} did not switch"
+                    + (" into the hub" if self.hub_only else "") + " as required\n")
+        if active is not None:
+            message += format_greenlet_stack(active)
+        raise _FailedToSwitch(message)
 
+
+def clear_stack_frames(frame: FrameType | None) -> None:
+    """Clear the local variables of ``frame`` and every frame below it, as far as
+    Python allows (a frame still executing keeps its own); used to drop
+    references held by a finished stack."""
+    while frame is not None:
+        try:
+            frame.clear()
+        except RuntimeError:
+            pass   # the frame is still executing
+        frame = frame.f_back

@@ -19,8 +19,8 @@ import pytest
 CORE = ["coopshell._core.loop", "coopshell._core.hub", "coopshell._core.waiter", "coopshell._core.io_wait",
         "coopshell._core.exceptions", "coopshell._core._timers", "coopshell._core._poll",
         "coopshell._core.sigint"]
-SYNC = ["coopshell.greenlet", "coopshell.timeout", "coopshell.event", "coopshell.lock", "coopshell.queue",
-        "coopshell.pool", "coopshell.local"]
+SYNC = ["coopshell.greenlet", "coopshell._worker", "coopshell._wait", "coopshell.timeout",
+        "coopshell.event", "coopshell.lock", "coopshell.queue", "coopshell.pool", "coopshell.local"]
 IO = ["coopshell.socket", "coopshell.ssl", "coopshell.select", "coopshell.selectors", "coopshell.os",
       "coopshell.subprocess", "coopshell.threadpool", "coopshell.resolver", "coopshell.server",
       "coopshell.signal", "coopshell.hub", "coopshell.core", "coopshell.pywsgi"]

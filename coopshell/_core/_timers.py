@@ -45,9 +45,12 @@ class TimerHandle(list):  # type: ignore[type-arg]
         return self[0]  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
-        """Keep it from running; a no-op once it ran or was cancelled."""
+        """Keep it from running; a no-op once it ran or was cancelled. Drops the
+        callback and its arguments at once (the entry may stay in the heap
+        until compaction, and must not keep what they reference alive)."""
         if self[2] is not None:
             self[2] = None
+            self[3] = ()
             self[5]._cancelled(self[4])
 
     def __repr__(self) -> str:

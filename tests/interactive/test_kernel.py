@@ -142,7 +142,7 @@ def test_second_interrupt_stops_a_greenlet_that_never_yields(k):
     assert reply["parent_header"]["msg_id"] == msg_id
     assert reply["content"].get("ename") == "KeyboardInterrupt", reply["content"]
     k.wait_for(lambda: msg_id in k._idle, 10, "idle")
-    k.wait_for(lambda: any("killed <Greenlet at" in m["content"]["text"] and "spin()" in
+    k.wait_for(lambda: any("killed <Greenlet " in m["content"]["text"] and ": spin>" in
                            m["content"]["text"] for m in k.messages_for(msg_id)
                            if m["msg_type"] == "stream"), 5, "the note naming the spinner")
     assert k.ok("(spinner.dead, type(spinner.value).__name__)").text == \
