@@ -228,9 +228,42 @@ def patch_thread(threading: bool = True, _threading_local: bool = True, Event: b
     if getattr(source, "local", None) is None:
         report.skipped["thread.local"] = ("coopshell.local is not available: threading.local "
                                           "stays per real thread, shared by greenlets")
+    if threading and "threading" in report.patched:
+        _green_main_tstate_lock(source)
     if logging and "logging" in sys.modules:
         _swap_logging_locks(report)
     return _done(report)
+
+
+def _green_main_tstate_lock(source: types.ModuleType) -> None:
+    """Give the main thread a greenlet lock as its ``_tstate_lock`` (3.10-3.12).
+
+    A greenlet-thread that joins the main thread waits on that lock, which
+    ``threading._shutdown`` releases at exit. The real one would block the
+    main OS thread for real (every greenlet with it: a deadlock); the greenlet
+    lock lets the loop run until shutdown releases it."""
+    import threading as std_threading
+    main = std_threading.main_thread()
+    real = getattr(main, "_tstate_lock", None)
+    if real is None or isinstance(real, source.LockType) or not real.locked():
+        return  # Python >= 3.13 (joins use the thread handle), already done, or stopped
+    green = source.LockType()
+    green.acquire()
+    locks = getattr(std_threading, "_shutdown_locks", None)  # shutdown waits on these
+    with std_threading._shutdown_locks_lock:
+        main._tstate_lock = green
+        if locks is not None and real in locks:
+            locks.discard(real)
+            locks.add(green)
+
+    def undo() -> None:
+        with std_threading._shutdown_locks_lock:
+            if main._tstate_lock is green:
+                main._tstate_lock = real
+                if locks is not None and green in locks:
+                    locks.discard(green)
+                    locks.add(real)
+    state.undo_hooks.setdefault("threading", []).append(undo)
 
 
 def patch_sys(stdin: bool = True, stdout: bool = True, stderr: bool = True) -> PatchReport:
