@@ -139,7 +139,11 @@ r = monkey.patch_all(fix_references=True)
 changed = sorted(n for n, m in mods.items() if any(vars(m).get(k) is not v for k, v in before[n].items()))
 OUT["changed"] = changed
 OUT["saved"] = sorted(monkey.saved())
+# gevent's spelling: monkey.saved is the live dict of originals
+OUT["saved_live"] = (sorted(monkey.saved) == OUT["saved"]
+                     and monkey.saved["time"]["sleep"] is before["time"]["sleep"])
 OUT["restored"] = monkey.unpatch_all()
+OUT["saved_empty_after"] = not monkey.saved
 diffs = []
 for n, m in mods.items():
     now = vars(m)
@@ -385,6 +389,7 @@ def test_unpatch_all_restores_identity(batch):
     r = batch.result("identity")
     assert {"time", "threading", "_thread"} <= set(r["changed"]), r
     assert set(r["restored"]) == set(r["saved"])
+    assert r["saved_live"] and r["saved_empty_after"]
     assert r["diffs"] == []
     assert r["any_patched"] == []
 
