@@ -7,7 +7,7 @@ stdlib's.
 Differs from the stdlib:
 
 - ``DefaultSelector``, ``SelectSelector`` and ``PollSelector`` are all the
-  one cooperative selector. ``EpollSelector`` is not provided (it would
+  one cooperative selector (gevent's ``GeventSelector``, under that name too). ``EpollSelector`` is not provided (it would
   block the thread); code that names it keeps the stdlib's.
 """
 
@@ -21,8 +21,8 @@ from .select import poll as _poll
 
 #: Stdlib names this module rewrites to cooperate.
 __implements__ = ["DefaultSelector", "SelectSelector", "PollSelector"]
-#: Names only coopshell has.
-__extensions__: list[str] = []
+#: Names beyond the stdlib's: gevent's name for the cooperative selector.
+__extensions__: list[str] = ["GeventSelector"]
 #: Stdlib callables passed through after review (abstract base, key type).
 _REVIEWED = {"BaseSelector", "SelectorKey"}
 #: Stdlib names left out on purpose.
@@ -119,3 +119,5 @@ class DefaultSelector(_std._BaseSelectorImpl):
 
 SelectSelector = DefaultSelector
 PollSelector = DefaultSelector
+#: gevent's name for it (``gevent.selectors.GeventSelector``)
+GeventSelector = DefaultSelector
