@@ -58,6 +58,16 @@ class SignalHandle:
     def active(self) -> bool:
         return self._watcher.active
 
+    @property
+    def ref(self) -> bool:
+        """Whether this handler alone keeps the hub's loop running (gevent's
+        ``signal.ref``; False by default: waiting for a signal is not work)."""
+        return self._watcher.ref
+
+    @ref.setter
+    def ref(self, value: bool) -> None:
+        self._watcher.ref = value
+
     def __repr__(self):
         return f"<SignalHandle {_signal.Signals(self.signalnum).name} -> {self.handler!r}>"
 

@@ -40,3 +40,20 @@ def test_signal_handler_may_block_under_patching():
     assert r["getsignal"] and r["restore"] and r["dfl"]
     assert r["seen"] == [10, 10, 10]  # SIGUSR1 on Linux
     assert "callable" in r["bad"]
+
+
+def test_signal_handler_ref_is_gevents_keep_alive_switch():
+    import signal
+
+    import coopshell
+    loop = coopshell.get_hub().loop
+    before = loop.activecnt
+    sig = coopshell.signal_handler(signal.SIGUSR2, lambda: None)
+    try:
+        assert sig.ref is False and loop.activecnt == before  # waiting for a signal is no work
+        sig.ref = True
+        assert sig.ref is True and loop.activecnt == before + 1
+        sig.ref = False
+        assert loop.activecnt == before
+    finally:
+        sig.cancel()
