@@ -14,6 +14,7 @@ Differs from the stdlib:
 from __future__ import annotations
 
 import math as _math
+from os import fstat as _fstat
 import selectors as _std
 from typing import Any
 
@@ -52,6 +53,11 @@ class DefaultSelector(_std._BaseSelectorImpl):
         key = super().register(fileobj, events, data)
         mask = (_POLLIN if events & _EVENT_READ else 0) | (_POLLOUT if events & _EVENT_WRITE else 0)
         try:
+            try:
+                _fstat(key.fd)
+            except OSError as exc:  # closed under a live object: fail now, as gevent's
+                raise ValueError(f"Invalid file descriptor {key.fd} for {fileobj!r}: "
+                                 f"{exc.strerror} (was it closed?)") from None
             self._poller.register(key.fd, mask)
         except BaseException:
             super().unregister(fileobj)

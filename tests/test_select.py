@@ -219,3 +219,21 @@ def test_gevent_names_geventselector_and_original_select():
         finally:
             cselect._original_select = std_select.select
         assert seen == [0]
+
+
+def test_selector_refuses_an_fd_closed_under_its_object():
+    # gevent's GeventSelector raises ValueError at register; the poller
+    # used to accept the dead fd and report nothing for it, ever.
+    s = cs.socket()
+    os.close(s.fileno())
+    sel = cselectors.DefaultSelector()
+    try:
+        with pytest.raises(ValueError, match="Invalid file descriptor"):
+            sel.register(s, cselectors.EVENT_READ)
+        assert len(sel.get_map()) == 0  # not left half-registered
+    finally:
+        sel.close()
+        try:
+            s.close()
+        except OSError:
+            pass
