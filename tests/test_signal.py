@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from helpers.monkey_run import Batch
 
 SCENARIOS = {"blocking_handler": """
@@ -55,5 +57,35 @@ def test_signal_handler_ref_is_gevents_keep_alive_switch():
         assert sig.ref is True and loop.activecnt == before + 1
         sig.ref = False
         assert loop.activecnt == before
+    finally:
+        sig.cancel()
+
+
+def test_handler_exception_is_raised_in_the_main_greenlet():
+    # It used to be printed by the handler's greenlet and lost: the main
+    # greenlet slept on (gevent raises it there, as the stdlib does in the
+    # main thread).
+    import os
+    import signal
+
+    import coopshell
+    from coopshell.event import Event
+
+    class Expected(Exception):
+        pass
+
+    def boom():
+        raise Expected("from the handler")
+
+    sig = coopshell.signal_handler(signal.SIGUSR2, boom)
+    never = Event()
+    try:
+        os.kill(os.getpid(), signal.SIGUSR2)
+        with pytest.raises(Expected, match="from the handler"):
+            never.wait(timeout=30)
+        # and the handler stays installed
+        os.kill(os.getpid(), signal.SIGUSR2)
+        with pytest.raises(Expected):
+            never.wait(timeout=30)
     finally:
         sig.cancel()
