@@ -468,6 +468,7 @@ def test_runner_script_and_module(tmp_path):
         "script": [sys.executable, "-m", "coopshell.monkey", "--verbose", str(script), "a", "-b"],
         "module": [sys.executable, "-m", "coopshell.monkey", "--no-thread", "--no-selectors",
                    "-m", "progmod", "x"],
+        "module_long": [sys.executable, "-m", "coopshell.monkey", "--module", "progmod", "y"],
         "bad": [sys.executable, "-m", "coopshell.monkey", "--frobnicate", str(script)],
         "none": [sys.executable, "-m", "coopshell.monkey"],
     }
@@ -482,6 +483,8 @@ def test_runner_script_and_module(tmp_path):
     m = json.loads(out["module"][0].split("SCRIPT ", 1)[1])
     assert m["name"] == "__main__" and m["argv"][1:] == ["x"] and m["argv"][0].endswith("progmod.py")
     assert m["coop_sleep"] is True and m["thread"] is False
+    ml = json.loads(out["module_long"][0].split("SCRIPT ", 1)[1])  # gevent's --module spelling
+    assert ml["argv"][1:] == ["y"] and ml["thread"] is True, out["module_long"]
     assert out["bad"][2] == 2 and "unknown option '--frobnicate'" in out["bad"][1]
     assert out["none"][2] == 2 and "usage:" in out["none"][1]
 
