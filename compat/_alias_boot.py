@@ -1,15 +1,15 @@
 """Child-side bootstrap: ``import gevent`` resolves to coopshell, and gevent.testing loads.
 
 Used only inside the throwaway venv's child processes (never by the package).
-:func:`install` puts the gevent alias in place: ``coopshell.monkey.alias_gevent``
-when coopshell has it, otherwise :class:`FallbackAlias`, a finder with the same
-contract (``gevent`` / ``gevent.X`` are the very module objects of ``coopshell``
-/ ``coopshell.X``; ``passthrough`` subpackages load from the installed gevent's
-files). In front of it goes :class:`AdaptFinder`, which carries the run-time
-adaptations listed in ``compat/README.md``: a few gevent names whose coopshell
-home has another name, gevent's pure-Python private helpers that gevent.testing
-imports, and stand-ins for gevent internals (loop backends, Cython, c-ares) that
-mean nothing on coopshell. Every adaptation yields to coopshell as soon as
+:func:`install` puts coopshell's own gevent alias in place
+(``coopshell.monkey.alias_gevent``: ``gevent`` / ``gevent.X`` are the very
+module objects of ``coopshell`` / ``coopshell.X``; ``passthrough``
+subpackages load from the installed gevent's files). In front of it goes
+:class:`AdaptFinder`, which carries the run-time adaptations listed in
+``compat/README.md``: a few gevent names whose coopshell home has another
+name, gevent's pure-Python private helpers that gevent.testing imports, and
+stand-ins for gevent internals (loop backends, Cython, c-ares) that mean
+nothing on coopshell. Every adaptation yields to coopshell as soon as
 coopshell provides the module itself, so the harness never hides a real gap
 for long.
 """
@@ -23,9 +23,8 @@ import importlib.util
 import os
 import sys
 import types
-from typing import Sequence
 
-__all__ = ["install", "FallbackAlias", "AdaptFinder", "PASSTHROUGH", "REMAP", "REAL_PRIVATE",
+__all__ = ["install", "AdaptFinder", "PASSTHROUGH", "REMAP", "REAL_PRIVATE",
            "STUBS", "alias_kind"]
 
 ALIAS, TARGET = "gevent", "coopshell"
@@ -47,7 +46,7 @@ _alias_kind = "none"
 
 
 def alias_kind() -> str:
-    """Which alias is installed: 'coopshell.monkey.alias_gevent', 'fallback' or 'none'."""
+    """Which alias is installed: 'coopshell.monkey.alias_gevent', or 'none' before install()."""
     return _alias_kind
 
 
@@ -79,31 +78,6 @@ class _Same(importlib.abc.Loader):
 def _same_spec(fullname: str, module: types.ModuleType) -> importlib.machinery.ModuleSpec:
     return importlib.machinery.ModuleSpec(fullname, _Same(module),
                                           is_package=hasattr(module, "__path__"))
-
-
-class FallbackAlias(importlib.abc.MetaPathFinder):
-    """Used only while coopshell has no ``monkey.alias_gevent``: same contract."""
-
-    def __init__(self, passthrough: Sequence[str], real_path: list[str] | None) -> None:
-        self.passthrough, self.real_path = tuple(passthrough), real_path
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != ALIAS and not fullname.startswith(ALIAS + "."):
-            return None
-        for name in self.passthrough:
-            if fullname == name:
-                return importlib.machinery.PathFinder.find_spec(fullname, self.real_path)
-            if fullname.startswith(name + "."):
-                return None  # the path finder searches the passthrough package's __path__
-        real = TARGET + fullname[len(ALIAS):]
-        try:
-            module = importlib.import_module(real)
-        except ModuleNotFoundError as exc:
-            if exc.name != real:
-                raise
-            raise ImportError(f"No module named {fullname!r}: the gevent alias maps it to "
-                              f"{real}, and coopshell has no such module", name=fullname) from None
-        return _same_spec(fullname, module)
 
 
 class AdaptFinder(importlib.abc.MetaPathFinder):
@@ -212,21 +186,14 @@ def _adapt_testcase(testcase: types.ModuleType) -> None:
 
 
 def install() -> None:
-    """Install the alias (coopshell's own if it has one) and the adaptations."""
+    """Install coopshell's gevent alias and the adaptations."""
     global _alias_kind
     real = _real_gevent_path()
     for name in [n for n in sys.modules if n == ALIAS or n.startswith(ALIAS + ".")]:
         del sys.modules[name]
-    try:
-        from coopshell.monkey import alias_gevent  # type: ignore[attr-defined]
-    except ImportError:
-        alias_gevent = None
-    if alias_gevent is not None:
-        alias_gevent(shadow_installed=True, passthrough=PASSTHROUGH)
-        _alias_kind = "coopshell.monkey.alias_gevent"
-    else:
-        sys.meta_path.insert(0, FallbackAlias(PASSTHROUGH, real))
-        _alias_kind = "fallback"
+    from coopshell.monkey import alias_gevent
+    alias_gevent(shadow_installed=True, passthrough=PASSTHROUGH)
+    _alias_kind = "coopshell.monkey.alias_gevent"
     sys.meta_path.insert(0, AdaptFinder(real))
     _adapt_testing()
     os.environ.setdefault("COOPSHELL_COMPAT_ALIAS", "1")  # grandchildren get it via sitecustomize

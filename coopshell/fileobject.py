@@ -33,6 +33,7 @@ from typing import Any
 from ._core.hub import get_hub
 from ._core.io_wait import cancel_wait as _cancel_wait, cancel_wait_error, wait_io
 from ._core.loop import READ, WRITE, _get_ident
+from ._fileobjectcommon import _PATH_TYPES, OpenDescriptor as _Descriptor, WriteallMixin
 from .lock import DummySemaphore, Semaphore
 
 try:
@@ -46,7 +47,6 @@ __all__ = ["FileObjectPosix", "FileObjectThread", "FileObjectBlock", "FileObject
 _read, _write, _readv = _os.read, _os.write, getattr(_os, "readv", None)
 _get_blocking, _set_blocking = _os.get_blocking, _os.set_blocking
 _close = _os.close
-_PATH_TYPES = (str, bytes, _os.PathLike)
 
 
 class FileObjectClosed(OSError):
@@ -54,95 +54,6 @@ class FileObjectClosed(OSError):
 
     def __init__(self) -> None:
         super().__init__(_EBADF, "Bad file descriptor (FileObject was closed)")
-
-
-class _Descriptor:
-    """``io.open``'s arguments, checked once: what to wrap, how to open it."""
-
-    def __init__(self, fobj: Any, mode: str = "r", buffering: int = -1, closefd: bool | None = None,
-                 encoding: str | None = None, errors: str | None = None,
-                 newline: str | None = None, bufsize: int | None = None,
-                 close: bool | None = None):
-        # gevent's older spellings: bufsize= and close=
-        if bufsize is not None:
-            buffering = bufsize
-        if close is not None:
-            closefd = close
-        if not isinstance(mode, str):
-            raise TypeError(f"mode must be a str such as 'rb', got {mode!r}")
-        if not isinstance(buffering, int) or isinstance(buffering, bool):
-            raise TypeError(f"buffering must be an int, got {buffering!r}")
-        chars = set(mode)
-        if not chars <= set("rwaxb+tU") or len(mode) != len(chars) \
-                or len(chars & set("rwax")) != 1 or {"b", "t"} <= chars:
-            raise ValueError(f"invalid mode {mode!r}: expected one of r, w, a, x, optionally "
-                             f"with + and b or t (as io.open)")
-        self.mode = mode
-        self.binary = "b" in chars
-        if self.binary and (encoding is not None or errors is not None or newline is not None):
-            raise ValueError("binary mode doesn't take an encoding, errors or newline argument")
-        self.readable = "r" in chars or "+" in chars
-        self.writable = bool(chars & set("wax+"))
-        self.buffering = buffering
-        self.encoding, self.errors, self.newline = encoding, errors, newline
-        self.fobj = fobj
-        if isinstance(fobj, _PATH_TYPES):
-            if closefd is False:
-                raise ValueError("closefd=False needs a file descriptor or a file object, "
-                                 f"not a path ({fobj!r})")
-            closefd = True
-        elif not (isinstance(fobj, int) or callable(getattr(fobj, "fileno", None))):
-            raise TypeError("FileObject expected a file descriptor (int), an object with "
-                            f"fileno() or a path, got {fobj!r}")
-        elif isinstance(fobj, bool) or (isinstance(fobj, int) and fobj < 0):
-            raise ValueError(f"FileObject expected a non-negative file descriptor, got {fobj!r}")
-        self.closefd = True if closefd is None else bool(closefd)
-
-    def raw_mode(self) -> str:
-        """The mode for a raw ``io.FileIO`` (no b/t)."""
-        return "".join(c for c in self.mode if c in "rwax+") + "b"
-
-    def open_stdlib(self):
-        """``(file, owner)``: the stdlib file object ``io.open`` would give
-        (for the thread and blocking flavours), and the object that closing
-        it must also close (or None)."""
-        fobj = self.fobj
-        if isinstance(fobj, _io.IOBase):
-            return fobj, None                       # already a file object: wrapped as is
-        if isinstance(fobj, _PATH_TYPES):
-            return _io.open(fobj, self.mode, self.buffering, self.encoding, self.errors,
-                            self.newline), None
-        if isinstance(fobj, int):
-            return _io.open(fobj, self.mode, self.buffering, self.encoding, self.errors,
-                            self.newline, closefd=self.closefd), None
-        opened = _io.open(fobj.fileno(), self.mode, self.buffering, self.encoding, self.errors,
-                          self.newline, closefd=False)
-        return opened, (fobj if self.closefd else None)
-
-    def wrap(self, raw):
-        """Buffer and decode ``raw`` as ``io.open`` would for this mode."""
-        buffering = self.buffering
-        line_buffering = False
-        if buffering == 1 and not self.binary:
-            buffering, line_buffering = -1, True
-        if buffering < 0:
-            buffering = _io.DEFAULT_BUFFER_SIZE
-        if buffering == 0:
-            if not self.binary:
-                raise ValueError("can't have unbuffered text I/O")
-            return raw
-        if self.readable and self.writable:
-            buffer = (_io.BufferedRandom(raw, buffering) if raw.seekable()
-                      else _io.BufferedRWPair(raw, raw, buffering))
-        elif self.writable:
-            buffer = _io.BufferedWriter(raw, buffering)
-        else:
-            buffer = _io.BufferedReader(raw, buffering)
-        if self.binary:
-            return buffer
-        text = _io.TextIOWrapper(buffer, self.encoding, self.errors, self.newline, line_buffering)
-        text.mode = self.mode
-        return text
 
 
 class _FileObjectBase:
@@ -165,6 +76,16 @@ class _FileObjectBase:
     @property
     def closed(self) -> bool:
         return self._io is None or self._io.closed
+
+    @property
+    def name(self) -> Any:
+        """What ``io.open`` names the file: the fd or the path as given, else
+        the wrapped object's own ``name`` (AttributeError if it has none, as
+        gevent). Still there after ``close()``."""
+        fobj = self._descriptor.fobj
+        if isinstance(fobj, (int,) + _PATH_TYPES):
+            return fobj
+        return fobj.name
 
     def close(self) -> None:
         """Flush and close; closing again does nothing."""
@@ -198,6 +119,9 @@ class _FileObjectBase:
     def __getattr__(self, name):
         if name.startswith("__") or name in ("_io", "_descriptor", "_owner"):
             raise AttributeError(name)
+        if name == "name":  # the property raised: the wrapped object has no name
+            raise AttributeError(f"{type(self).__name__} wraps {self._descriptor.fobj!r}, "
+                                 f"which has no 'name'")
         return getattr(self._live(), name)
 
     def __iter__(self):
@@ -221,7 +145,7 @@ class _FileObjectBase:
         return f"<{type(self).__name__} at {id(self):#x} {state}>"
 
 
-class _GreenFD(_io.RawIOBase):
+class _GreenFD(WriteallMixin, _io.RawIOBase):
     """A raw, non-blocking fd whose reads and writes wait in the hub."""
 
     def __init__(self, fd: int, descriptor: _Descriptor, keep_alive: Any = None):

@@ -19,6 +19,9 @@ __all__ = ["getcurrent", "GreenletExit", "spawn_raw", "sleep", "kill", "signal",
            "Hub", "Waiter", "idle", "iwait", "wait", "set_hub", "get_hub_if_exists", "LoopExit",
            "BlockingSwitchOutError", "ConcurrentObjectUseError"]
 
+#: gevent's private spelling of get_hub_if_exists (its tests and some libraries use it)
+_get_hub = get_hub_if_exists
+
 
 class signal(SignalHandle):  # noqa: N801 - gevent's name
     """``signal(signalnum, handler, *args, **kwargs)``: call the handler in a

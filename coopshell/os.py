@@ -348,3 +348,12 @@ def _forget_watched_after_fork():
 
 if hasattr(_os, "register_at_fork"):
     _os.register_at_fork(after_in_child=_forget_watched_after_fork)
+
+
+#: The rest of ``os``, passed through unchanged (gevent's ``gevent.os`` has
+#: every name of ``os``): ``gevent.os.pipe`` is ``os.pipe``.
+__imports__ = [n for n in dir(_os)
+               if (n == "_exit" or not n.startswith("_")) and n not in globals()
+               and (n == "path" or not isinstance(getattr(_os, n), type(_os)))]
+globals().update({n: getattr(_os, n) for n in __imports__})
+__all__ = __implements__ + __cooperative__ + __extensions__ + __imports__

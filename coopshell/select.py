@@ -47,7 +47,7 @@ globals().update({n: getattr(_std, n) for n in __imports__})
 
 __all__ = __implements__ + __imports__ + __extensions__
 
-_select = _std.select
+_original_select = _std.select  # gevent's name: tests patch it to simulate readiness
 _std_poll = _std.poll
 _POLLIN, _POLLOUT = _std.POLLIN, _std.POLLOUT
 _READ_MASK = _std.POLLIN | getattr(_std, "POLLRDNORM", 0) | getattr(_std, "POLLRDHUP", 0)
@@ -63,8 +63,8 @@ def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
         wlist = wlist if type(wlist) is list else list(wlist)
         xlist = xlist if type(xlist) is list else list(xlist)
     except TypeError:
-        return _select(rlist, wlist, xlist, 0)  # raises the stdlib's error
-    result = _select(rlist, wlist, xlist, 0)
+        return _original_select(rlist, wlist, xlist, 0)  # raises the stdlib's error
+    result = _original_select(rlist, wlist, xlist, 0)
     if result[0] or result[1] or result[2] or timeout == 0:
         return result
     fds = {}
@@ -74,7 +74,7 @@ def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
     for obj in wlist:
         fd = obj if isinstance(obj, int) else obj.fileno()
         fds[fd] = fds.get(fd, 0) | WRITE
-    return _wait_ready(fds, timeout, lambda: _select(rlist, wlist, xlist, 0),
+    return _wait_ready(fds, timeout, lambda: _original_select(rlist, wlist, xlist, 0),
                        lambda r: r[0] or r[1] or r[2], ([], [], []))
 
 

@@ -7,13 +7,14 @@ stdlib's.
 Differs from the stdlib:
 
 - ``DefaultSelector``, ``SelectSelector`` and ``PollSelector`` are all the
-  one cooperative selector. ``EpollSelector`` is not provided (it would
+  one cooperative selector (gevent's ``GeventSelector``, under that name too). ``EpollSelector`` is not provided (it would
   block the thread); code that names it keeps the stdlib's.
 """
 
 from __future__ import annotations
 
 import math as _math
+from os import fstat as _fstat
 import selectors as _std
 from typing import Any
 
@@ -21,8 +22,8 @@ from .select import poll as _poll
 
 #: Stdlib names this module rewrites to cooperate.
 __implements__ = ["DefaultSelector", "SelectSelector", "PollSelector"]
-#: Names only coopshell has.
-__extensions__: list[str] = []
+#: Names beyond the stdlib's: gevent's name for the cooperative selector.
+__extensions__: list[str] = ["GeventSelector"]
 #: Stdlib callables passed through after review (abstract base, key type).
 _REVIEWED = {"BaseSelector", "SelectorKey"}
 #: Stdlib names left out on purpose.
@@ -52,6 +53,11 @@ class DefaultSelector(_std._BaseSelectorImpl):
         key = super().register(fileobj, events, data)
         mask = (_POLLIN if events & _EVENT_READ else 0) | (_POLLOUT if events & _EVENT_WRITE else 0)
         try:
+            try:
+                _fstat(key.fd)
+            except OSError as exc:  # closed under a live object: fail now, as gevent's
+                raise ValueError(f"Invalid file descriptor {key.fd} for {fileobj!r}: "
+                                 f"{exc.strerror} (was it closed?)") from None
             self._poller.register(key.fd, mask)
         except BaseException:
             super().unregister(fileobj)
@@ -119,3 +125,5 @@ class DefaultSelector(_std._BaseSelectorImpl):
 
 SelectSelector = DefaultSelector
 PollSelector = DefaultSelector
+#: gevent's name for it (``gevent.selectors.GeventSelector``)
+GeventSelector = DefaultSelector

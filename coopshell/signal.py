@@ -9,7 +9,9 @@ Other names of the stdlib module are re-exported unchanged.
 
 Differs from the stdlib: a handler installed with :func:`signal` is called
 as ``handler(signum, None)`` (there is no interrupted frame: it runs in its
-own greenlet), soon after the signal arrives rather than at once.
+own greenlet), soon after the signal arrives rather than at once. An
+exception a handler raises is printed and raised in the main greenlet (where
+the stdlib would raise it in the main thread), as gevent does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import signal as _signal
 from signal import *  # noqa: F401,F403  (the stdlib names, re-exported)
 from typing import Any, Callable
 
+from ._core.exceptions import GreenletExit
 from ._core.hub import get_hub
 from .greenlet import spawn
 
@@ -49,7 +52,20 @@ class SignalHandle:
         self._watcher.start(self._fire)
 
     def _fire(self):
-        spawn(self.handler, *self.args, **self.kwargs)
+        spawn(self._run)
+
+    def _run(self) -> None:
+        """Run the handler; an exception it raises is printed and raised in
+        the main greenlet, as a stdlib handler's exception interrupts the
+        main thread (and as gevent does for errors with no context)."""
+        try:
+            self.handler(*self.args, **self.kwargs)
+        except GreenletExit:
+            raise
+        except BaseException as exc:
+            hub = get_hub()
+            hub.print_exception(None, type(exc), exc, exc.__traceback__)
+            hub.handle_system_error(type(exc), exc, exc.__traceback__)
 
     def cancel(self) -> None:
         self._watcher.stop()
@@ -57,6 +73,16 @@ class SignalHandle:
     @property
     def active(self) -> bool:
         return self._watcher.active
+
+    @property
+    def ref(self) -> bool:
+        """Whether this handler alone keeps the hub's loop running (gevent's
+        ``signal.ref``; False by default: waiting for a signal is not work)."""
+        return self._watcher.ref
+
+    @ref.setter
+    def ref(self, value: bool) -> None:
+        self._watcher.ref = value
 
     def __repr__(self):
         return f"<SignalHandle {_signal.Signals(self.signalnum).name} -> {self.handler!r}>"

@@ -63,3 +63,22 @@ def test_passthrough_loads_real_files_and_real_gevent_needs_consent(tmp_path):
                          capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["refused", "True", "True", "True"]
+
+
+def test_python_m_through_the_alias_runs_the_coopshell_module(tmp_path):
+    # `python -m gevent.monkey script.py`: runpy asks the alias's loader for
+    # the code of gevent.monkey.__main__ (it had no get_code: ImportError).
+    script = tmp_path / "prog.py"
+    script.write_text("import threading, sys\n"
+                      "print(threading.Lock.__module__ != '_thread', sys.argv[1:])\n")
+    code = textwrap.dedent(f"""
+        import runpy, sys
+        import coopshell.monkey
+        coopshell.monkey.alias_gevent()
+        sys.argv = ["gevent.monkey", {str(script)!r}, "x"]
+        runpy.run_module("gevent.monkey", run_name="__main__", alter_sys=True)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True ['x']"

@@ -1,5 +1,5 @@
 """Smoke test of the gevent compatibility harness (compat/): its unittest parser on
-real unittest runs, its time limit on a real hanging child, its fallback alias,
+real unittest runs, its time limit on a real hanging child,
 and the results writer. gevent itself is not needed (the full harness is
 ``python -m compat``, run by hand)."""
 
@@ -110,28 +110,6 @@ def test_normalize_cause_groups_messages_that_differ_only_in_numbers_and_address
     assert a == b
 
 
-def test_fallback_alias_hands_out_coopshell_modules():
-    code = textwrap.dedent("""
-        import sys
-        from compat._alias_boot import FallbackAlias
-        sys.meta_path.insert(0, FallbackAlias((), None))
-        import gevent, gevent.socket, coopshell, coopshell.socket
-        assert gevent is coopshell, gevent
-        assert gevent.socket is coopshell.socket
-        assert gevent.socket.__spec__.name == "coopshell.socket", gevent.socket.__spec__
-        try:
-            import gevent.no_such_module_here
-        except ImportError as exc:
-            assert "coopshell.no_such_module_here" in str(exc), exc
-        else:
-            raise AssertionError("gevent.no_such_module_here imported")
-        print("alias ok")
-    """)
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=60)
-    assert out.returncode == 0 and "alias ok" in out.stdout, out.stdout + out.stderr
-
-
 def test_report_totals_cap_coopshell_at_the_cases_gevent_runs():
     def res(file, mode, ran, passed, failed=0, errors=0, skipped=0, finished=True, causes=()):
         return {"file": file, "mode": mode, "ran": ran, "passed": passed, "failed": failed,
@@ -146,7 +124,7 @@ def test_report_totals_cap_coopshell_at_the_cases_gevent_runs():
                          res("test__b.py", "control", 4, 3, skipped=1)],
                "examples": []}
     meta = {"elapsed": 1, "jobs": 1, "timeout": 1.0, "netns": False, "date": "d",
-            "gevent": "g", "alias": "fallback"}
+            "gevent": "g", "alias": "coopshell.monkey.alias_gevent"}
     tot = report.summarize(results, meta)
     assert tot["cases"] == 5 + 3 and tot["control"] == 8 and tot["alias"] == 2
     assert tot["alias_whole"] == 0 and tot["control_whole"] == 2

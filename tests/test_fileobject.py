@@ -217,3 +217,82 @@ def test_many_pipes_at_once_in_one_thread():
     co.joinall(writers, timeout=10, raise_error=True)
     for fr, _ in files:
         fr.close()
+
+
+# -- name, OpenDescriptor, writeall (gevent's _fileobjectcommon / _fileobjectposix) -----
+
+@pytest.mark.parametrize("cls", FLAVOURS)
+def test_name_is_what_io_open_gives_and_stays_after_close(cls, tmp_path, pipe):
+    path = str(tmp_path / "named")
+    with open(path, "wb"):
+        pass
+    f = cls(path, "rb")
+    assert f.name == path  # not the fd the Posix flavour opened underneath
+    f.close()
+    assert f.name == path
+    g = cls(pipe[0], "rb", closefd=False)
+    g.close()
+    assert g.name == pipe[0]
+
+    class Nameless:
+        def fileno(self):
+            return pipe[0]
+        close = flush = isatty = closed = writable = lambda self: False
+        seekable = readable = lambda self: True
+
+    nameless = cls(Nameless(), "rb", closefd=False)
+    with pytest.raises(AttributeError, match="has no 'name'"):
+        nameless.name
+    nameless.close()
+    with pytest.raises(AttributeError):
+        nameless.name
+
+
+from coopshell._fileobjectcommon import OpenDescriptor, WriteallMixin  # noqa: E402
+from coopshell._fileobjectposix import GreenOpenDescriptor  # noqa: E402
+
+
+@pytest.mark.parametrize("desc", [OpenDescriptor, GreenOpenDescriptor])
+@pytest.mark.parametrize("kind, match, kwargs", [
+    (TypeError, "mode", {"mode": 42}),
+    (TypeError, "buffering", {"buffering": "nope"}),
+    (TypeError, "encoding", {"encoding": 42}),
+    (TypeError, "errors", {"errors": 42}),
+    (ValueError, "mode", {"mode": "aoeug"}),
+    (ValueError, "mode U cannot be combined", {"mode": "wU"}),
+    (ValueError, "text and binary", {"mode": "rtb"}),
+    (ValueError, "append mode at once", {"mode": "rw"}),
+    (ValueError, "exactly one", {"mode": "+"}),
+    (ValueError, "take an encoding", {"mode": "rb", "encoding": "ascii"}),
+    (ValueError, "take an errors", {"mode": "rb", "errors": "strict"}),
+    (ValueError, "take a newline", {"mode": "rb", "newline": "\n"}),
+])
+def test_open_descriptor_refuses_like_io_open(desc, kind, match, kwargs):
+    with pytest.raises(kind, match=match):
+        desc(1, **kwargs)
+
+
+@pytest.mark.parametrize("desc", [OpenDescriptor, GreenOpenDescriptor])
+def test_atomic_write_gives_writeall_even_unbuffered(desc, pipe):
+    d = desc(pipe[1], "wb", buffering=0, closefd=False, atomic_write=True)
+    assert d.atomic_write
+    out = d.opened()
+    assert isinstance(out, WriteallMixin)
+    assert out.writeall(b"x" * 10) == 10
+    assert os.read(pipe[0], 100) == b"x" * 10
+
+
+def test_green_writeall_finishes_a_write_bigger_than_the_pipe(pipe):
+    # A non-blocking pipe takes ~64 KiB per write: writeall must wait and go on.
+    out = GreenOpenDescriptor(pipe[1], "wb", buffering=0, closefd=False).opened()
+    data = b"y" * (1 << 20)
+    got = []
+
+    def drain():
+        reader = fo.FileObjectPosix(pipe[0], "rb", buffering=0, closefd=False)
+        while sum(map(len, got)) < len(data):
+            got.append(reader.read(1 << 16))
+    g = co.spawn(drain)
+    assert out.writeall(data) == len(data)
+    g.join(timeout=30)
+    assert b"".join(got) == data

@@ -139,7 +139,11 @@ r = monkey.patch_all(fix_references=True)
 changed = sorted(n for n, m in mods.items() if any(vars(m).get(k) is not v for k, v in before[n].items()))
 OUT["changed"] = changed
 OUT["saved"] = sorted(monkey.saved())
+# gevent's spelling: monkey.saved is the live dict of originals
+OUT["saved_live"] = (sorted(monkey.saved) == OUT["saved"]
+                     and monkey.saved["time"]["sleep"] is before["time"]["sleep"])
 OUT["restored"] = monkey.unpatch_all()
+OUT["saved_empty_after"] = not monkey.saved
 diffs = []
 for n, m in mods.items():
     now = vars(m)
@@ -188,7 +192,7 @@ def catch(key, fn, *a, **k):
         errs[key] = None
 catch("unknown", monkey.patch_all, bogus=True, sokcet=False)
 catch("unpatch_unknown", monkey.unpatch, "bogus")
-OUT["gevent_only"] = sorted(monkey.patch_all(sys=True, contextvars=False, time=False, thread=False,
+OUT["gevent_only"] = sorted(monkey.patch_all(httplib=True, contextvars=False, time=False, thread=False,
                             socket=False, dns=False, select=False, os=False, ssl=False,
                             subprocess=False, signal=False, queue=False).skipped)
 catch("get_original_type", monkey.get_original, 1, "x")
@@ -385,6 +389,7 @@ def test_unpatch_all_restores_identity(batch):
     r = batch.result("identity")
     assert {"time", "threading", "_thread"} <= set(r["changed"]), r
     assert set(r["restored"]) == set(r["saved"])
+    assert r["saved_live"] and r["saved_empty_after"]
     assert r["diffs"] == []
     assert r["any_patched"] == []
 
@@ -410,7 +415,7 @@ def test_errors_are_clear(batch):
     for key in ("from_thread", "from_thread_time"):
         assert e[key].startswith("MonkeyPatchError") and "main thread" in e[key]
     assert r["nothing_patched"]
-    assert r["gevent_only"] == ["sys"]
+    assert r["gevent_only"] == ["httplib"]
 
 
 def test_stale_references_found_fixed_and_put_back(batch):
@@ -463,6 +468,7 @@ def test_runner_script_and_module(tmp_path):
         "script": [sys.executable, "-m", "coopshell.monkey", "--verbose", str(script), "a", "-b"],
         "module": [sys.executable, "-m", "coopshell.monkey", "--no-thread", "--no-selectors",
                    "-m", "progmod", "x"],
+        "module_long": [sys.executable, "-m", "coopshell.monkey", "--module", "progmod", "y"],
         "bad": [sys.executable, "-m", "coopshell.monkey", "--frobnicate", str(script)],
         "none": [sys.executable, "-m", "coopshell.monkey"],
     }
@@ -477,6 +483,8 @@ def test_runner_script_and_module(tmp_path):
     m = json.loads(out["module"][0].split("SCRIPT ", 1)[1])
     assert m["name"] == "__main__" and m["argv"][1:] == ["x"] and m["argv"][0].endswith("progmod.py")
     assert m["coop_sleep"] is True and m["thread"] is False
+    ml = json.loads(out["module_long"][0].split("SCRIPT ", 1)[1])  # gevent's --module spelling
+    assert ml["argv"][1:] == ["y"] and ml["thread"] is True, out["module_long"]
     assert out["bad"][2] == 2 and "unknown option '--frobnicate'" in out["bad"][1]
     assert out["none"][2] == 2 and "usage:" in out["none"][1]
 
@@ -499,3 +507,60 @@ def test_runner_attachable_serves_while_the_program_runs(tmp_path):
     import os
     assert not os.path.exists(out["unix"])
     assert stat.S_IMODE(os.stat(os.path.dirname(out["unix"])).st_mode) == 0o700
+
+
+SYS_PROGRAM = r"""
+import sys
+from coopshell import monkey
+import coopshell
+original_stdout = sys.stdout
+r = monkey.patch_sys()
+assert r.patched["sys"] == ["stdin", "stdout", "stderr"], r.patched
+assert monkey.is_object_patched("sys", "stdout") and monkey.get_original("sys", "stdout") is original_stdout
+reader = coopshell.spawn(sys.stdin.readline)
+coopshell.sleep(0)                    # the reader now waits in a pool thread
+print("READY", flush=True)            # only reached if that wait did not block us
+line = reader.get(timeout=30)
+def boom():
+    raise ValueError("printed by the hub")
+coopshell.spawn(boom).join()          # the hub writes the traceback to sys.stderr directly
+print("GOT", line.strip(), type(sys.stdout).__name__)
+monkey.unpatch("sys")
+assert sys.stdout is original_stdout
+monkey.patch_all(sys=True, thread=False, socket=False, select=False, os=False, ssl=False,
+                 subprocess=False, signal=False, time=False)
+print("LAST")                         # flushed at exit: the originals are back by then
+"""
+
+
+def test_patch_sys_makes_std_streams_cooperative(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.Popen([sys.executable, "-c", SYS_PROGRAM], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        import select
+        # without the patch the reader blocks the whole thread: READY never comes
+        assert select.select([p.stdout], [], [], 60)[0], "READY never printed"
+        first = p.stdout.readline()
+        assert first == "READY\n", first + p.stderr.read()
+        p.stdin.write("hello\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert out == "GOT hello StdStream\nLAST\n", out + err
+    assert "ValueError: printed by the hub" in err
+
+
+def test_patch_builtins_has_nothing_to_replace_on_python3():
+    from coopshell.monkey import patch_builtins
+    import coopshell.builtins as cb
+    assert cb.__implements__ == []
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = patch_builtins()
+    assert report.patched == {} and any("builtins" in n for n in report.notes)

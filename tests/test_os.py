@@ -138,3 +138,12 @@ def test_names():
             finally:
                 cos.close(r)
                 cos.close(w)
+
+
+def test_the_rest_of_os_is_passed_through():
+    # gevent.os has all of os (gevent's tests call gevent.os.pipe, _exit)
+    import os as std_os
+    for name in ("pipe", "_exit", "getpid", "path", "O_NONBLOCK"):
+        assert getattr(cos, name) is getattr(std_os, name), name
+        assert name in cos.__imports__
+    assert cos.read is not std_os.read and "read" not in cos.__imports__

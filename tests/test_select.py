@@ -197,3 +197,43 @@ def test_selector_with_sockets_matches_the_stdlib():
                 assert [(k.fileobj, ev) for k, ev in sel.select(1)] == [
                     (a, cselectors.EVENT_READ | cselectors.EVENT_WRITE)]
                 a.recv(1)
+
+
+def test_gevent_names_geventselector_and_original_select():
+    # gevent.selectors.GeventSelector is the cooperative selector; the
+    # stdlib select that gevent.select calls is looked up at call time
+    # under gevent's name, _original_select (gevent's tests replace it).
+    assert cselectors.GeventSelector is cselectors.DefaultSelector
+    assert "GeventSelector" in cselectors.__all__
+    assert cselect._original_select is std_select.select
+    a, b = cs.socketpair()
+    with a, b:
+        seen = []
+
+        def fake(r, w, x, timeout):
+            seen.append(timeout)
+            return list(r), [], []
+        cselect._original_select = fake
+        try:
+            assert cselect.select([a], [], [], 5) == ([a], [], [])
+        finally:
+            cselect._original_select = std_select.select
+        assert seen == [0]
+
+
+def test_selector_refuses_an_fd_closed_under_its_object():
+    # gevent's GeventSelector raises ValueError at register; the poller
+    # used to accept the dead fd and report nothing for it, ever.
+    s = cs.socket()
+    os.close(s.fileno())
+    sel = cselectors.DefaultSelector()
+    try:
+        with pytest.raises(ValueError, match="Invalid file descriptor"):
+            sel.register(s, cselectors.EVENT_READ)
+        assert len(sel.get_map()) == 0  # not left half-registered
+    finally:
+        sel.close()
+        try:
+            s.close()
+        except OSError:
+            pass

@@ -40,8 +40,6 @@ still holding originals), :mod:`.pinning` (original classes kept working),
 
 from __future__ import annotations
 
-from typing import Any
-
 from .alias import alias_gevent, unalias_gevent
 from .patching import (patch_all, patch_builtins, patch_dns, patch_item, patch_module, patch_os,
                        patch_queue, patch_select, patch_selectors, patch_signal, patch_socket,
@@ -87,9 +85,9 @@ def is_anything_patched() -> bool:
     return any(_saved_state.values())
 
 
-def saved() -> dict[str, dict[str, Any]]:
-    """A copy of the saved originals: ``{module: {name: original}}``."""
-    return {mod: dict(items) for mod, items in _saved_state.items() if items}
+#: The saved originals, live, as gevent's ``monkey.saved``: ``{module: {name:
+#: original}}``; ``saved()`` gives a copy (see :class:`.state.SavedOriginals`).
+saved = _saved_state
 
 
 def main(argv: list[str] | None = None) -> int:

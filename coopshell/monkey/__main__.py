@@ -21,7 +21,7 @@ from .table import NAMES
 
 __all__ = ["main"]
 
-USAGE = f"""usage: python -m coopshell.monkey [options] (script.py | -m module) [args...]
+USAGE = f"""usage: python -m coopshell.monkey [options] (script.py | -m/--module module) [args...]
 
 Patch the stdlib for coopshell, then run the program as __main__.
 options:
@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     module_name = None
     while args and args[0].startswith("-"):
         opt = args.pop(0)
-        if opt == "-m":
+        if opt in ("-m", "--module"):  # --module: gevent's runner's spelling
             if not args:
-                return _usage("-m needs a module name")
+                return _usage(f"{opt} needs a module name")
             module_name = args.pop(0)
             break
         if opt in ("-h", "--help"):

@@ -18,7 +18,7 @@ import importlib.abc
 import importlib.machinery
 import sys
 import types
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .state import MonkeyPatchError
 
@@ -81,6 +81,27 @@ class _SameModule(importlib.abc.Loader):
 
     def exec_module(self, module: types.ModuleType) -> None:
         module.__spec__ = self.spec  # the import system set the alias's spec on it
+
+    # runpy (``python -m gevent.monkey``) asks the loader for the code: the real module's
+    def _real_loader(self, what: str) -> Any:
+        loader = getattr(self.spec, "loader", None)
+        if loader is None or not hasattr(loader, what):
+            raise ImportError(f"{self.spec.name if self.spec else self.module.__name__} has no "
+                              f"loader that gives its {what.partition('_')[2]}",
+                              name=self.module.__name__)
+        return getattr(loader, what)
+
+    def get_code(self, fullname: str) -> Any:
+        return self._real_loader("get_code")(self.spec.name)
+
+    def get_source(self, fullname: str) -> str | None:
+        return self._real_loader("get_source")(self.spec.name)
+
+    def is_package(self, fullname: str) -> bool:
+        return hasattr(self.module, "__path__")
+
+    def get_filename(self, fullname: str) -> str:
+        return self._real_loader("get_filename")(self.spec.name)
 
 
 _finder: GeventAliasFinder | None = None

@@ -18,7 +18,7 @@ from .pinning import pin_original_classes
 from .report import DEFAULT_HINT, PatchReport
 from .stale import fix_references_now, holders, old_ssl_contexts, split_internal, stale_references
 from .state import MonkeyPatchError, MonkeyPatchWarning
-from .table import GEVENT_ONLY, NAMES, ROWS, TABLE, Row
+from .table import GEVENT_ONLY, GEVENT_ONLY_NOTES, NAMES, ROWS, TABLE, Row
 
 __all__ = [
     "patch_all", "patch_socket", "patch_dns", "patch_ssl", "patch_select", "patch_selectors",
@@ -228,28 +228,71 @@ def patch_thread(threading: bool = True, _threading_local: bool = True, Event: b
     if getattr(source, "local", None) is None:
         report.skipped["thread.local"] = ("coopshell.local is not available: threading.local "
                                           "stays per real thread, shared by greenlets")
+    if threading and "threading" in report.patched:
+        _green_main_tstate_lock(source)
     if logging and "logging" in sys.modules:
         _swap_logging_locks(report)
     return _done(report)
 
 
+def _green_main_tstate_lock(source: types.ModuleType) -> None:
+    """Give the main thread a greenlet lock as its ``_tstate_lock`` (3.10-3.12).
+
+    A greenlet-thread that joins the main thread waits on that lock, which
+    ``threading._shutdown`` releases at exit. The real one would block the
+    main OS thread for real (every greenlet with it: a deadlock); the greenlet
+    lock lets the loop run until shutdown releases it."""
+    import threading as std_threading
+    main = std_threading.main_thread()
+    real = getattr(main, "_tstate_lock", None)
+    if real is None or isinstance(real, source.LockType) or not real.locked():
+        return  # Python >= 3.13 (joins use the thread handle), already done, or stopped
+    green = source.LockType()
+    green.acquire()
+    locks = getattr(std_threading, "_shutdown_locks", None)  # shutdown waits on these
+    with std_threading._shutdown_locks_lock:
+        main._tstate_lock = green
+        if locks is not None and real in locks:
+            locks.discard(real)
+            locks.add(green)
+
+    def undo() -> None:
+        with std_threading._shutdown_locks_lock:
+            if main._tstate_lock is green:
+                main._tstate_lock = real
+                if locks is not None and green in locks:
+                    locks.discard(green)
+                    locks.add(real)
+    state.undo_hooks.setdefault("threading", []).append(undo)
+
+
 def patch_sys(stdin: bool = True, stdout: bool = True, stderr: bool = True) -> PatchReport:
-    """gevent's ``patch_sys`` (cooperative ``sys.std*`` through a thread
-    pool) is not supported: the report says so, nothing changes."""
+    """Make ``sys.stdin``/``stdout``/``stderr`` cooperative file objects
+    (gevent's ``patch_sys``; opt-in): their blocking calls run in the hub's
+    thread pool, so a greenlet waiting on the terminal or a pipe lets the
+    others run. In the hub, in other real threads and at exit the calls go
+    straight to the original streams (see :mod:`.sysstreams`)."""
     state.check_thread()
+    from .sysstreams import patch_sys_streams
     report = PatchReport()
-    if stdin or stdout or stderr:
-        report.skipped["sys"] = GEVENT_ONLY["sys"]
-    return report
+    patch_sys_streams(report, stdin, stdout, stderr)
+    return _done(report)
 
 
 def patch_builtins() -> PatchReport:
-    """gevent's ``patch_builtins``: nothing to do on Python 3 (imports are
-    already thread-safe); the report says so."""
+    """gevent's ``patch_builtins``: replaces ``coopshell.builtins.__implements__``
+    in ``builtins``, which on Python 3 is nothing (imports are already
+    thread-safe, so gevent's cooperative ``__import__`` is not needed); the
+    report says so."""
     state.check_thread()
+    source = importlib.import_module("coopshell.builtins")
     report = PatchReport()
-    report.notes.append(f"builtins: {GEVENT_ONLY['builtins']}")
-    return report
+    done = patch_module("builtins", source, source.__implements__)
+    if done:
+        report.patched["builtins"] = done
+    elif not _collecting:  # patch_all's default builtins=True: no note every time
+        report.notes.append(f"builtins: {GEVENT_ONLY_NOTES['builtins']}")
+    return _done(report)
 
 
 def _swap_logging_locks(report: PatchReport) -> None:
@@ -301,7 +344,8 @@ assert tuple(_PATCHERS) == NAMES, "one patch function per table row, in table or
 def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: bool = True,
               thread: bool | None = None, os: bool = True, ssl: bool = True,
               subprocess: bool = True, signal: bool = True, queue: bool | None = None,
-              selectors: bool | None = None, aggressive: bool = True, Event: bool = True,
+              selectors: bool | None = None, sys: bool = False, builtins: bool = True,
+              aggressive: bool = True, Event: bool = True,
               fix_references: bool | None = None, warn: bool = False,
               internal_prefixes: Iterable[str] = (), hint: str | None = None,
               **kwargs: Any) -> PatchReport:
@@ -315,6 +359,8 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
     :func:`stale_references`): True everywhere, False nowhere, None (the
     default) in stdlib modules only (``socketserver._ServerSelector``…).
     ``warn`` also issues the report's warnings through ``warnings.warn``.
+    ``sys=True`` (off by default, as in gevent) also runs :func:`patch_sys`;
+    ``builtins`` runs :func:`patch_builtins` (nothing to replace on Python 3).
 
     A front end passes ``internal_prefixes`` (its own packages, such as
     ``("prompt_toolkit", "ipykernel")``): stale references in them are
@@ -342,6 +388,10 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
                     report.skipped[row.name] = str(exc)
                 else:
                     done.add(row.name)
+        if builtins:
+            report.merge(patch_builtins())
+        if sys:  # last, as gevent: threading's shutdown must not see them half-done
+            report.merge(patch_sys())
     finally:
         _collecting = False
     _finish(report, fix_references, tuple(internal_prefixes))

@@ -16,8 +16,8 @@ import types
 from typing import Any, Callable, Sequence
 
 __all__ = [
-    "MonkeyPatchError", "MonkeyPatchWarning", "MISSING", "saved", "fixed", "undo_hooks",
-    "preload_skipped", "set_item", "remove_item", "get_original", "check_thread", "check_name",
+    "MonkeyPatchError", "MonkeyPatchWarning", "MISSING", "SavedOriginals", "saved", "fixed",
+    "undo_hooks", "preload_skipped", "set_item", "remove_item", "get_original", "check_thread", "check_name",
     "module_of", "is_interactive",
 ]
 
@@ -48,8 +48,17 @@ class _Missing:
 #: Saved for an attribute the stdlib module did not have before patching.
 MISSING: Any = _Missing()
 
-#: stdlib module name -> {attribute: original object, or MISSING}
-saved: dict[str, dict[str, Any]] = {}
+class SavedOriginals(dict):
+    """``{stdlib module name: {attribute: original object, or MISSING}}``,
+    live: gevent's ``monkey.saved`` dict. Calling it gives a copy without
+    the modules that hold nothing (coopshell's older ``saved()``)."""
+
+    def __call__(self) -> dict[str, dict[str, Any]]:
+        return {mod: dict(items) for mod, items in self.items() if items}
+
+
+#: what patching replaced, for unpatching and get_original
+saved: SavedOriginals = SavedOriginals()
 #: (module name, global name, original, replacement) rebound by the stale fix;
 #: (undo callable, "", original, replacement) for converted objects
 fixed: list[tuple[Any, str, Any, Any]] = []

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Row", "TABLE", "ROWS", "NAMES", "GEVENT_ONLY", "KEEP_ORIGINALS", "BACKENDS",
-           "modules_of"]
+__all__ = ["Row", "TABLE", "ROWS", "NAMES", "GEVENT_ONLY", "GEVENT_ONLY_NOTES", "KEEP_ORIGINALS",
+           "BACKENDS", "modules_of"]
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,12 @@ NAMES: tuple[str, ...] = tuple(ROWS)
 
 #: gevent's patch_all flags that have no coopshell counterpart: accepted, reported
 GEVENT_ONLY = {
-    "sys": "not supported: sys.stdin/stdout/stderr stay as they are",
-    "builtins": "not needed on Python 3 (imports are already thread-safe)",
     "contextvars": "not needed: every greenlet already runs in its own context",
     "httplib": "not needed: http.client uses the patched socket",
+}
+#: what the report notes for gevent's patches that have nothing to do here
+GEVENT_ONLY_NOTES = {
+    "builtins": "nothing to replace on Python 3 (imports are already thread-safe)",
 }
 
 #: top-level packages that hold originals on purpose (stale scans skip them)
