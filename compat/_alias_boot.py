@@ -134,6 +134,8 @@ def _adapt_testing() -> None:
     try:
         for name in REAL_PRIVATE:  # `from gevent import _compat` looks the name up on coopshell
             importlib.import_module(name)
+        # coopshell is pure Python: gevent's own skips for its pure-Python build apply.
+        sys.modules["gevent._compat"].PURE_PYTHON = True
         importlib.import_module("gevent.testing")
         _adapt_testcase(importlib.import_module("gevent.testing.testcase"))
     except Exception:  # the test file's own import reports it, with its traceback
