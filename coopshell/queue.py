@@ -112,7 +112,7 @@ class SimpleQueue(_IterateByGet):
 
     __slots__ = ("queue", "_maxsize", "_limit", "getters", "putters", "hub", "_unlock_pending",
                  "is_shutdown", "unfinished_tasks", "_all_done", "_put_item", "_get_item",
-                 "_unlock_cb", "__weakref__")
+                 "_unlock_cb", "_unlock_ident", "__weakref__")
 
     #: Index of the next item for ``peek`` (-1 for LIFO).
     _peek_index = 0
@@ -130,9 +130,11 @@ class SimpleQueue(_IterateByGet):
         self.is_shutdown = False
         self.unfinished_tasks = 0
         self._all_done: Any = None
-        # Made once: scheduling a wakeup allocates nothing (costs a cycle, so
-        # a dropped queue is freed by the gc rather than at once).
-        self._unlock_cb = self._unlock   # bound once: scheduled on every wakeup
+        # The loop's prepared schedule of _unlock, made at the first wakeup:
+        # scheduling one then allocates nothing and runs no Python frame (it
+        # costs a cycle, so a dropped queue is freed by the gc, not at once).
+        self._unlock_cb: Any = None
+        self._unlock_ident = None   # the thread of the hub _unlock_cb schedules in
         self._init(items)
 
     def _init(self, items):
@@ -183,8 +185,14 @@ class SimpleQueue(_IterateByGet):
         if (lim < 0 or (len(self.queue) < lim and not self.putters)) and timeout is None:
             self._put_item(item)
             self.unfinished_tasks += 1
-            if self.getters:
-                self._schedule_unlock()
+            if self.getters and not self._unlock_pending:
+                # _schedule_unlock inline (the hot path of a hand-off): a
+                # waiting getter has bound the hub, and usually the wakeup.
+                if self._unlock_ident == _get_ident():
+                    self._unlock_pending = True
+                    self._unlock_cb()
+                else:
+                    self._schedule_unlock()
             return
         self._put_slow(item, block, timeout)
 
@@ -335,9 +343,13 @@ class SimpleQueue(_IterateByGet):
             if hub is None:
                 hub = self.hub = get_hub()
             if hub.thread_ident == _get_ident():
-                hub.loop.schedule(self._unlock_cb)
+                schedule = self._unlock_cb
+                if schedule is None or self._unlock_ident != hub.thread_ident:
+                    schedule = self._unlock_cb = hub.loop.scheduler(self._unlock)
+                    self._unlock_ident = hub.thread_ident
+                schedule()
             else:  # put() from another OS thread: wake that hub now
-                hub.loop.run_callback_threadsafe(self._unlock_cb)
+                hub.loop.run_callback_threadsafe(self._unlock)
 
     def _unlock(self):
         """In the hub: switch waiting getters while there are items, and

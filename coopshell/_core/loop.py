@@ -6,6 +6,7 @@ itself: a callback that is a greenlet's ``switch`` does that.
 
 This module is the only one that writes loop state. Everything else comes in
 through the doors: ``schedule``/``schedule_first``/``unschedule``,
+``scheduler`` (a prepared, frame-free ``schedule`` for hot paths),
 ``add_timer`` (a :class:`~._timers.TimerHandle` with ``pending``, ``when``
 and ``cancel()``), ``run_callback``/``run_callback_threadsafe``,
 ``has_pending_work``, ``next_deadline`` and ``statistics``. The timer heap is
@@ -32,6 +33,7 @@ import os
 import sys
 import threading
 from collections import deque
+from functools import partial
 from time import monotonic
 from typing import Any, Callable
 
@@ -144,6 +146,16 @@ class Loop:
     def schedule_first(self, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` before everything already scheduled."""
         self._ready.appendleft((func, args))
+
+    def scheduler(self, func: Callable[..., Any], *args: Any) -> Callable[[], None]:
+        """A callable that does ``schedule(func, *args)`` each time it is called.
+
+        For hot paths that schedule the same callback again and again (a
+        queue's wakeup): calling it runs no Python frame and allocates
+        nothing, where ``schedule`` costs a method call and a tuple. Only
+        from the loop's own thread, like ``schedule``.
+        """
+        return partial(self._ready.append, (func, args))
 
     def unschedule(self, func: Callable[..., Any], *args: Any) -> bool:
         """Take back a ``schedule(func, *args)`` that has not run; True if it was queued."""

@@ -63,7 +63,8 @@ class Linkable:
     to the waiters' hub through its thread-safe wakeup.
     """
 
-    __slots__ = ("_links", "_notify_pending", "hub", "__weakref__")
+    __slots__ = ("_links", "_notify_pending", "hub", "_notify_cb", "_notify_hub", "_notify_ident",
+                 "__weakref__")
 
     #: Stop notifying once ``ready()`` turns false (a semaphore ran out).
     _notify_while_ready = True
@@ -72,6 +73,11 @@ class Linkable:
         self._links: deque[Callable[[Any], Any]] = deque()
         self._notify_pending = False
         self.hub = hub
+        # The hub's prepared schedule of _notify_links, bound at the first
+        # notification from the hub's thread (see _schedule_notify).
+        self._notify_cb: Callable[[], None] | None = None
+        self._notify_hub: Any = _NONE
+        self._notify_ident: int | None = None
 
     def _get_hub(self) -> Any:
         hub = self.hub
@@ -102,11 +108,18 @@ class Linkable:
         if not self._notify_pending:
             self._notify_pending = True
             hub = self.hub
+            if hub is self._notify_hub and self._notify_ident == _get_ident():
+                self._notify_cb()   # the hot path: no frame, no allocation
+                return
             if hub is None:
                 hub = self.hub = get_hub()
             if hub.thread_ident == _get_ident():
-                # The loop's queue directly (this is the core): a hot path.
-                hub.loop._ready.append((self._notify_links, ()))
+                # Bind the prepared schedule to this hub (again if the hub
+                # changed: after fork, or a Linkable handed to another hub).
+                self._notify_cb = hub.loop.scheduler(self._notify_links)
+                self._notify_hub = hub
+                self._notify_ident = hub.thread_ident
+                self._notify_cb()
             else:  # set()/release() from another OS thread: wake that hub now
                 hub.loop.run_callback_threadsafe(self._notify_links)
 

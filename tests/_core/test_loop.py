@@ -31,6 +31,21 @@ def test_run_callback_fifo_and_stop(loop):
     assert got == [1, 3]
 
 
+def test_schedule_doors_order_and_take_back(loop):
+    got = []
+    loop.schedule(got.append, "b")
+    loop.schedule_first(got.append, "a")
+    loop.schedule(got.append, "gone")
+    assert loop.unschedule(got.append, "gone") is True
+    assert loop.unschedule(got.append, "never") is False
+    again = loop.scheduler(got.append, "again")
+    again()
+    again()   # each call schedules once more
+    assert loop.has_pending_work()
+    co.sleep(0)
+    assert got == ["a", "b", "again", "again"]
+
+
 def test_timer_watcher_once_repeat_and_stop(loop):
     got = []
     t = loop.timer(0.01)
