@@ -284,3 +284,49 @@ def test_signal_watcher_validates():
         loop.signal(0)
     with pytest.raises(ValueError):
         loop.signal(10_000)
+
+
+def _blocking_yielder(iterations, stop, block=0.02):
+    """A greenlet body that blocks the thread (unpatched time.sleep), then
+    yields with sleep(0), counting its iterations, until ``stop`` is set."""
+    def run():
+        while not stop:
+            time.sleep(block)
+            iterations[0] += 1
+            co.sleep(0)
+    return run
+
+
+def test_due_timer_runs_right_after_a_blocking_greenlet_yields(loop):
+    # Before: the drain checked the clock every 64 callbacks only, so a
+    # greenlet blocking 20 ms between sleep(0)s kept a due timer out for
+    # 64 of its iterations (over a second).
+    iterations = [0]
+    stop = []
+    fired_at = []
+    loop.add_timer(0.001, lambda: fired_at.append(iterations[0]))
+    g = co.spawn(_blocking_yielder(iterations, stop))
+    while not fired_at:
+        co.sleep(0)
+    stop.append(True)
+    g.join()
+    # The timer was due after the first blocking call at the latest.
+    assert fired_at[0] <= 2, f"the timer waited {fired_at[0]} blocking iterations"
+
+
+def test_timer_added_while_no_timer_existed_is_not_starved(loop):
+    iterations = [0]
+    stop = []
+    woke_at = []
+    g = co.spawn(_blocking_yielder(iterations, stop))
+
+    def sleeper():
+        started = iterations[0]
+        co.sleep(0.001)
+        woke_at.append(iterations[0] - started)
+
+    s = co.spawn(sleeper)
+    s.join()
+    stop.append(True)
+    g.join()
+    assert woke_at[0] <= 3, f"sleep(0.001) waited {woke_at[0]} blocking iterations"
