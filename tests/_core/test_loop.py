@@ -330,3 +330,30 @@ def test_timer_added_while_no_timer_existed_is_not_starved(loop):
     stop.append(True)
     g.join()
     assert woke_at[0] <= 3, f"sleep(0.001) waited {woke_at[0]} blocking iterations"
+
+
+def test_poll_hooks_see_blocking_polls_and_every_return(loop):
+    calls = []
+    previous = loop.set_poll_hooks(lambda: calls.append("enter"), lambda: calls.append("leave"))
+    try:
+        co.sleep(0.01)               # the loop blocks in its poll until the timer
+        assert calls[:2] == ["enter", "leave"]
+        del calls[:]
+
+        def yielder():               # always ready: the loop polls with timeout 0 only
+            for _ in range(10**7):
+                if "leave" in calls:
+                    break
+                co.sleep(0)
+        co.spawn(yielder).join()
+        assert "leave" in calls and "enter" not in calls
+    finally:
+        loop.set_poll_hooks(*(previous or (None, None)))
+
+
+def test_set_poll_hooks_validates(loop):
+    with pytest.raises(TypeError, match="two callables or two Nones"):
+        loop.set_poll_hooks(print, None)
+    with pytest.raises(TypeError, match="expected a callable, got 3"):
+        loop.set_poll_hooks(3, print)
+    assert loop.poll_hooks is None
