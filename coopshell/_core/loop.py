@@ -80,7 +80,7 @@ class Loop:
         self._ready: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._threadsafe: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._timers = Timers()
-        self.add_timer = self._timers.add  # type: ignore[method-assign]
+        self.add_timer = self._timers.add
         self._io = Poller()
         self._refs = 0            # active watchers that keep the loop alive
         self._wake_pending = False
@@ -266,8 +266,7 @@ class Loop:
         spins = 0
         while not self._stopping:
             if ready or self._threadsafe:
-                self._run_ready()
-                if self._stopping:
+                if self._run_ready():
                     break
             if timers:
                 timers.expire(self.handle_error)
@@ -307,7 +306,7 @@ class Loop:
         """Make ``run()`` return after the current callback."""
         self._stopping = True
 
-    def _run_ready(self) -> None:
+    def _run_ready(self) -> bool:
         """Run ready callbacks until none is left, a timer is due, or
         ``_MAX_RUN`` has passed.
 
@@ -317,7 +316,7 @@ class Loop:
         ``sleep(0)`` is a batch of one, so a due timer runs right after it.
         While none exists, the clock is read every ``_CHECK_EVERY`` callbacks
         (for I/O's turn), and a timer added meanwhile ends the stretch. Never
-        a clock read per callback.
+        a clock read per callback. Returns True if ``stop()`` was called.
         """
         ready = self._ready
         popleft = ready.popleft
@@ -355,6 +354,7 @@ class Loop:
                 deadline = now + _MAX_RUN
             elif now > deadline:
                 break
+        return self._stopping
 
     # -- the poll, and its observer door -----------------------------------------
 
