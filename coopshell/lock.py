@@ -19,6 +19,7 @@ Differs from the stdlib and gevent:
 from __future__ import annotations
 
 from operator import index as _index
+from types import TracebackType
 from typing import Any, Callable
 
 from ._core.waiter import Linkable, check_timeout_nonnegative as check_timeout
@@ -62,7 +63,7 @@ class Semaphore(Linkable):
             return True
         return self._acquire_slow(blocking, timeout)
 
-    def _acquire_slow(self, blocking, timeout):
+    def _acquire_slow(self, blocking: bool, timeout: float | None) -> bool:
         if timeout is not None:
             if timeout == -1:
                 timeout = None
@@ -119,10 +120,11 @@ class Semaphore(Linkable):
             return True
         return self._acquire_slow(True, None)
 
-    def __exit__(self, typ, value, tb) -> None:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.release()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<{type(self).__name__} at {id(self):#x} counter={self.counter} "
                 f"_links[{len(self._links)}]>")
 
@@ -167,7 +169,7 @@ class Lock(BoundedSemaphore):
         if self._links:
             self._schedule_notify()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "locked" if self.counter <= 0 else "unlocked"
         return f"<{type(self).__name__} at {id(self):#x} {state} _links[{len(self._links)}]>"
 
@@ -210,10 +212,11 @@ class DummySemaphore:
     def __enter__(self) -> bool:
         return True
 
-    def __exit__(self, typ, value, tb) -> None:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
         pass
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} at {id(self):#x}>"
 
 
@@ -267,7 +270,7 @@ class RLock:
     def _is_owned(self) -> bool:
         return self._owner is getcurrent()
 
-    def _release_save(self):
+    def _release_save(self) -> tuple[int, Any]:
         # For threading.Condition.wait: release completely, remember the depth.
         if self._owner is not getcurrent():
             raise RuntimeError("cannot release un-acquired lock")
@@ -277,7 +280,7 @@ class RLock:
         self._block.release()
         return state
 
-    def _acquire_restore(self, state) -> None:
+    def _acquire_restore(self, state: tuple[int, Any]) -> None:
         self._block.acquire()
         self._count, self._owner = state
 
@@ -289,10 +292,11 @@ class RLock:
     def __enter__(self) -> bool:
         return self.acquire()
 
-    def __exit__(self, typ, value, tb) -> None:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.release()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "locked" if self._owner is not None else "unlocked"
         return (f"<{type(self).__name__} at {id(self):#x} {state} owner={self._owner!r} "
                 f"count={self._count} waiters={self._block.linkcount()}>")
