@@ -34,7 +34,7 @@ from collections import deque
 from functools import partial
 from heapq import heapify, heappop, heappush
 from operator import index as _index
-from typing import Any, Iterable
+from typing import Any, Callable, ClassVar, Iterable, MutableSequence
 
 from greenlet import getcurrent as _getcurrent
 
@@ -66,20 +66,20 @@ _repr = reprlib.Repr()
 _repr.maxlist = _repr.maxother = 6
 
 
-def _check_maxsize(maxsize, warn_depth):
+def _check_maxsize(maxsize: Any, warn_depth: int) -> int | None:
     """None or int; <= 0 means unbounded (0 with a warning, like gevent)."""
     if maxsize is None:
         return None
     try:
-        maxsize = _index(maxsize)
+        size: int = _index(maxsize)
     except TypeError:
         raise TypeError(f"maxsize must be None or an int, got {maxsize!r}") from None
-    if maxsize <= 0:
-        if maxsize == 0:
+    if size <= 0:
+        if size == 0:
             warnings.warn("Queue(0) now equivalent to Queue(None); if you want a channel, use Channel",
                           DeprecationWarning, stacklevel=warn_depth + 1)
         return None
-    return maxsize
+    return size
 
 
 class _IterateByGet:
@@ -88,7 +88,9 @@ class _IterateByGet:
 
     __slots__ = ()
 
-    def __iter__(self):
+    get: Callable[..., Any]   # the subclass's
+
+    def __iter__(self) -> _IterateByGet:
         return self
 
     def __next__(self) -> Any:
@@ -117,14 +119,14 @@ class SimpleQueue(_IterateByGet):
     #: Index of the next item for ``peek`` (-1 for LIFO).
     _peek_index = 0
 
-    __class_getitem__ = classmethod(types.GenericAlias)
+    __class_getitem__: ClassVar[Any] = classmethod(types.GenericAlias)
 
-    def __init__(self, maxsize: int | None = None, items: Iterable[Any] = (), _warn_depth: int = 2):
+    def __init__(self, maxsize: int | None = None, items: Iterable[Any] = (), _warn_depth: int = 2) -> None:
         self._maxsize = _check_maxsize(maxsize, _warn_depth)
         # The hot paths test one int: -1 unbounded, 0 shut down, > 0 bound.
         self._limit = -1 if self._maxsize is None else self._maxsize
-        self.getters: deque = deque()
-        self.putters: deque = deque()
+        self.getters: deque[Callable[[Any], Any]] = deque()
+        self.putters: deque[Callable[[Any], Any]] = deque()
         self.hub: Any = None
         self._unlock_pending = False
         self.is_shutdown = False
@@ -134,13 +136,14 @@ class SimpleQueue(_IterateByGet):
         # scheduling one then allocates nothing and runs no Python frame (it
         # costs a cycle, so a dropped queue is freed by the gc, not at once).
         self._unlock_cb: Any = None
-        self._unlock_ident = None   # the thread of the hub _unlock_cb schedules in
+        self._unlock_ident: int | None = None   # the thread of the hub _unlock_cb schedules in
         self._init(items)
 
-    def _init(self, items):
-        q = self.queue = deque(items)
-        self._put_item = q.append
-        self._get_item = q.popleft
+    def _init(self, items: Iterable[Any]) -> None:
+        q: deque[Any] = deque(items)
+        self.queue: MutableSequence[Any] = q
+        self._put_item: Callable[[Any], None] = q.append
+        self._get_item: Callable[[], Any] = q.popleft
 
     # -- size --------------------------------------------------------------------
 
@@ -200,7 +203,7 @@ class SimpleQueue(_IterateByGet):
         """``put(item, block=False)``: raise ``Full`` instead of waiting."""
         self.put(item, False)
 
-    def _put_slow(self, item, block, timeout):
+    def _put_slow(self, item: Any, block: bool, timeout: float | None) -> None:
         if self.is_shutdown:
             raise ShutDown
         if block and timeout is not None:
@@ -274,7 +277,7 @@ class SimpleQueue(_IterateByGet):
     def peek_nowait(self) -> Any:
         return self.peek(False)
 
-    def _get_slow(self, block, timeout, peek):
+    def _get_slow(self, block: bool, timeout: float | None, peek: bool) -> Any:
         if block and timeout is not None:
             timeout = check_timeout(timeout)
         q = self.queue
@@ -326,7 +329,7 @@ class SimpleQueue(_IterateByGet):
                 raise Empty
             raise InvalidSwitchError(f"Invalid switch into {cur!r} in get() on {self!r}: got {result!r}")
 
-    def _take(self, peek):
+    def _take(self, peek: bool) -> Any:
         if peek:
             return self.queue[self._peek_index]
         item = self._get_item()
@@ -336,7 +339,7 @@ class SimpleQueue(_IterateByGet):
 
     # -- waking waiters ----------------------------------------------------------------
 
-    def _schedule_unlock(self):
+    def _schedule_unlock(self) -> None:
         if not self._unlock_pending:
             self._unlock_pending = True
             hub = self.hub
@@ -351,7 +354,7 @@ class SimpleQueue(_IterateByGet):
             else:  # put() from another OS thread: wake that hub now
                 hub.loop.run_callback_threadsafe(self._unlock)
 
-    def _unlock(self):
+    def _unlock(self) -> None:
         """In the hub: switch waiting getters while there are items, and
         waiting putters while there is room (every waiter after shutdown).
         Wakes at most as many waiters as were waiting when it started, then
@@ -389,7 +392,7 @@ class SimpleQueue(_IterateByGet):
                 "putters": len(self.putters), "unfinished_tasks": self.unfinished_tasks,
                 "shutdown": self.is_shutdown}
 
-    def _format(self):
+    def _format(self) -> str:
         parts = []
         if self._maxsize is not None:
             parts.append(f"maxsize={self._maxsize}")
@@ -403,7 +406,7 @@ class SimpleQueue(_IterateByGet):
             parts.append("shutdown")
         return " ".join(parts)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         fmt = self._format()
         return f"<{type(self).__name__} at {id(self):#x}{' ' + fmt if fmt else ''}>"
 
@@ -463,7 +466,7 @@ class Queue(SimpleQueue):
         if self.getters or self.putters:
             self._schedule_unlock()
 
-    def _format(self):
+    def _format(self) -> str:
         fmt = SimpleQueue._format(self)
         if self.unfinished_tasks:
             fmt += f" tasks={self.unfinished_tasks}"
@@ -480,8 +483,9 @@ class LifoQueue(Queue):
     __slots__ = ()
     _peek_index = -1
 
-    def _init(self, items):
-        q = self.queue = deque(items)
+    def _init(self, items: Iterable[Any]) -> None:
+        q: deque[Any] = deque(items)
+        self.queue = q
         self._put_item = q.append
         self._get_item = q.pop
 
@@ -492,8 +496,9 @@ class PriorityQueue(Queue):
 
     __slots__ = ()
 
-    def _init(self, items):
-        q = self.queue = list(items)
+    def _init(self, items: Iterable[Any]) -> None:
+        q = list(items)
+        self.queue = q
         heapify(q)
         self._put_item = partial(heappush, q)
         self._get_item = partial(heappop, q)
@@ -504,7 +509,7 @@ class _AllTasksDone(Linkable):
 
     __slots__ = ("_queue",)
 
-    def __init__(self, queue):
+    def __init__(self, queue: Queue) -> None:
         Linkable.__init__(self)
         self._queue = queue
 
@@ -520,16 +525,16 @@ class Channel(_IterateByGet):
     __slots__ = ("getters", "putters", "hub", "_handoff", "_accepted", "_unlock_pending",
                  "__weakref__")
 
-    __class_getitem__ = classmethod(types.GenericAlias)
+    __class_getitem__: ClassVar[Any] = classmethod(types.GenericAlias)
 
-    def __init__(self, maxsize: int = 1):
+    def __init__(self, maxsize: int = 1) -> None:
         if maxsize != 1:
             raise ValueError(f"Channels have a maxsize of 1 (they hold no items), got {maxsize!r}")
-        self.getters: deque = deque()    # switches of waiting getters
-        self.putters: deque = deque()    # _Offer of waiting putters
+        self.getters: deque[Callable[[Any], Any]] = deque()    # switches of waiting getters
+        self.putters: deque[_Offer] = deque()                  # _Offer of waiting putters
         self.hub: Any = None
-        self._handoff: deque = deque()   # items given to getters being woken
-        self._accepted: deque = deque()  # switches of putters whose item was taken
+        self._handoff: deque[Any] = deque()   # items given to getters being woken
+        self._accepted: deque[Callable[[Any], Any]] = deque()  # switches of putters whose item was taken
         self._unlock_pending = False
 
     @property
@@ -633,7 +638,7 @@ class Channel(_IterateByGet):
     def get_nowait(self) -> Any:
         return self.get(False)
 
-    def _schedule_unlock(self):
+    def _schedule_unlock(self) -> None:
         if not self._unlock_pending:
             self._unlock_pending = True
             hub = self.hub
@@ -641,7 +646,7 @@ class Channel(_IterateByGet):
                 hub = self.hub = get_hub()
             _schedule(hub, self._unlock)
 
-    def _unlock(self):
+    def _unlock(self) -> None:
         """In the hub: pair waiting getters with offers, wake them, then
         wake the putters whose items were taken (bounded like Queue's)."""
         self._unlock_pending = False
@@ -665,7 +670,7 @@ class Channel(_IterateByGet):
         if accepted or (getters and (handoff or putters)):
             self._schedule_unlock()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         parts = ""
         if self.getters:
             parts += f" getters[{len(self.getters)}]"
@@ -679,12 +684,12 @@ class _Offer:
 
     __slots__ = ("item", "switch")
 
-    def __init__(self, item, switch):
+    def __init__(self, item: Any, switch: Callable[[Any], Any]) -> None:
         self.item = item
         self.switch = switch
 
 
-def _park(hub, cur, waiters, registration, timeout):
+def _park(hub: Any, cur: Any, waiters: deque[Any], registration: Any, timeout: float | None) -> Any:
     """``park`` until woken; return what we were switched with. On an
     exception, remove ``registration`` from ``waiters`` and re-raise."""
     try:
@@ -694,7 +699,7 @@ def _park(hub, cur, waiters, registration, timeout):
         raise
 
 
-def _schedule(hub, func):
+def _schedule(hub: Any, func: Callable[[], None]) -> None:
     """Run ``func`` in ``hub`` soon."""
     # From the hub's own thread a plain schedule; from another OS thread the
     # hub's thread-safe wakeup, so a waiter there wakes at once.
