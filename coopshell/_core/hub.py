@@ -48,6 +48,7 @@ _ThreadLocal = threading.local   # the original, even if threading is patched la
 _tls = _ThreadLocal()
 _get_ident = threading.get_ident  # the real one: patch_thread makes it per-greenlet
 _main_ident = threading.main_thread().ident
+_enumerate_threads = threading.enumerate   # the original (LoopExit messages)
 
 
 def _root_greenlet() -> Any:
@@ -209,8 +210,19 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
         finally:
             loop.nowait = False
 
+    def _describe_waiter(self) -> str:
+        """Who waits: a greenlet, or the main greenlet of which thread."""
+        if self.parent.parent is not None:
+            return repr(self.parent)
+        if self.thread_ident == _main_ident:
+            return "the main greenlet"
+        for t in _enumerate_threads():
+            if t.ident == self.thread_ident:
+                return f"the main greenlet of thread {t.name!r} (not the main thread)"
+        return f"the main greenlet of thread {self.thread_ident} (not the main thread)"
+
     def _describe_stuck_wait(self) -> str:
-        who = "the main greenlet" if self.parent.parent is None else repr(self.parent)
+        who = self._describe_waiter()
         what, where = describe_wait(self.parent.gr_frame, self)
         return (f"This operation would block forever: {who} waits in {what}{where}, "
                 f"and nothing left in the loop (callbacks, timers, I/O watchers) can wake it.")
