@@ -10,6 +10,7 @@ import pytest
 
 import coopshell as co
 from coopshell import core
+from coopshell._core import loop as loop_module
 from coopshell._core.hub import wait_on_watcher
 
 
@@ -297,39 +298,54 @@ def _blocking_yielder(iterations, stop, block=0.02):
     return run
 
 
+def _until_the_loop_has_seen_it_block(iterations):
+    # The loop reads the clock after a stride of at most _CHECK_EVERY
+    # callbacks (shorter while they are slow): after that many iterations it
+    # has seen the blocking for sure.
+    while iterations[0] <= loop_module._CHECK_EVERY:
+        co.sleep(0)
+
+
 def test_due_timer_runs_right_after_a_blocking_greenlet_yields(loop):
-    # Before: the drain checked the clock every 64 callbacks only, so a
-    # greenlet blocking 20 ms between sleep(0)s kept a due timer out for
-    # 64 of its iterations (over a second).
+    # Before: the drain read the clock every 64 callbacks only, so a greenlet
+    # blocking 20 ms between sleep(0)s kept a due timer out for 64 of its
+    # iterations every time (over a second).
     iterations = [0]
     stop = []
-    fired_at = []
-    loop.add_timer(0.001, lambda: fired_at.append(iterations[0]))
+    fired = []
     g = co.spawn(_blocking_yielder(iterations, stop))
-    while not fired_at:
-        co.sleep(0)
-    stop.append(True)
-    g.join()
-    # The timer was due after the first blocking call at the latest.
-    assert fired_at[0] <= 2, f"the timer waited {fired_at[0]} blocking iterations"
+    try:
+        _until_the_loop_has_seen_it_block(iterations)
+        for i in range(3):
+            armed = iterations[0]
+            loop.add_timer(0.001, lambda: fired.append(iterations[0] - armed))
+            while len(fired) < i + 1:
+                co.sleep(0)
+    finally:
+        stop.append(True)
+        g.join()
+    # Due after the next blocking call at the latest, run right after it.
+    assert max(fired) <= 2, f"the timer waited {fired} blocking iterations"
 
 
 def test_timer_added_while_no_timer_existed_is_not_starved(loop):
     iterations = [0]
     stop = []
-    woke_at = []
+    woke_after = []
     g = co.spawn(_blocking_yielder(iterations, stop))
 
     def sleeper():
         started = iterations[0]
         co.sleep(0.001)
-        woke_at.append(iterations[0] - started)
+        woke_after.append(iterations[0] - started)
 
-    s = co.spawn(sleeper)
-    s.join()
-    stop.append(True)
-    g.join()
-    assert woke_at[0] <= 3, f"sleep(0.001) waited {woke_at[0]} blocking iterations"
+    try:
+        _until_the_loop_has_seen_it_block(iterations)
+        co.spawn(sleeper).join()
+    finally:
+        stop.append(True)
+        g.join()
+    assert woke_after[0] <= 3, f"sleep(0.001) waited {woke_after[0]} blocking iterations"
 
 
 def test_poll_hooks_see_blocking_polls_and_every_return(loop):
