@@ -19,6 +19,8 @@ Differs from the stdlib (and follows gevent):
 - Subclasses cannot override the stdlib's ``_put``/``_get``/``_qsize`` hooks.
 
 ``get``/``put`` with a timeout raise ``Empty``/``Full`` (not ``Timeout``);
+given a ``Timeout`` object as the timeout (gevent's convention) they start
+it and raise it when it fires;
 after ``shutdown()`` they raise ``ShutDown`` (Python 3.13 semantics, on
 every Python).
 """
@@ -41,6 +43,7 @@ from greenlet import getcurrent as _getcurrent
 from ._core.exceptions import TIMED_OUT, InvalidSwitchError, check_can_block
 from ._core.hub import get_hub
 from ._core.waiter import Linkable, check_timeout_nonnegative as check_timeout, discard, park
+from .timeout import Timeout
 
 _get_ident = threading.get_ident   # the real one: patch_thread makes it per-greenlet
 
@@ -180,7 +183,7 @@ class SimpleQueue(_IterateByGet):
 
     # -- put -----------------------------------------------------------------------
 
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+    def put(self, item: Any, block: bool = True, timeout: float | Timeout | None = None) -> None:
         """Add ``item``; if the queue is full, wait up to ``timeout`` seconds
         (forever if None) for room, else raise ``Full``. With ``block=False``
         raise ``Full`` at once. Raises ``ShutDown`` after ``shutdown()``."""
@@ -203,11 +206,15 @@ class SimpleQueue(_IterateByGet):
         """``put(item, block=False)``: raise ``Full`` instead of waiting."""
         self.put(item, False)
 
-    def _put_slow(self, item: Any, block: bool, timeout: float | None) -> None:
+    def _put_slow(self, item: Any, block: bool, timeout: float | Timeout | None) -> None:
         if self.is_shutdown:
             raise ShutDown
+        seconds: float | None = None
         if block and timeout is not None:
-            timeout = check_timeout(timeout)
+            if isinstance(timeout, Timeout):
+                _under(timeout, self._put_slow, item, True, None)
+                return
+            seconds = check_timeout(timeout)
         q = self.queue
         lim = self._limit
         putters = self.putters
@@ -232,7 +239,7 @@ class SimpleQueue(_IterateByGet):
         if len(q) < lim:
             self._schedule_unlock()
         while True:
-            result = _park(hub, cur, putters, sw, timeout)
+            result = _park(hub, cur, putters, sw, seconds)
             if result is self:
                 if self.is_shutdown:
                     raise ShutDown
@@ -251,7 +258,7 @@ class SimpleQueue(_IterateByGet):
 
     # -- get -------------------------------------------------------------------------
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+    def get(self, block: bool = True, timeout: float | Timeout | None = None) -> Any:
         """Remove and return the next item; if there is none, wait up to
         ``timeout`` seconds (forever if None), else raise ``Empty``. With
         ``block=False`` raise ``Empty`` at once. Raises ``ShutDown`` after
@@ -267,7 +274,7 @@ class SimpleQueue(_IterateByGet):
         """``get(block=False)``: raise ``Empty`` instead of waiting."""
         return self.get(False)
 
-    def peek(self, block: bool = True, timeout: float | None = None) -> Any:
+    def peek(self, block: bool = True, timeout: float | Timeout | None = None) -> Any:
         """Like ``get``, but leave the item in the queue."""
         q = self.queue
         if q and not self.getters and timeout is None:
@@ -277,9 +284,12 @@ class SimpleQueue(_IterateByGet):
     def peek_nowait(self) -> Any:
         return self.peek(False)
 
-    def _get_slow(self, block: bool, timeout: float | None, peek: bool) -> Any:
+    def _get_slow(self, block: bool, timeout: float | Timeout | None, peek: bool) -> Any:
+        seconds: float | None = None
         if block and timeout is not None:
-            timeout = check_timeout(timeout)
+            if isinstance(timeout, Timeout):
+                return _under(timeout, self._get_slow, True, None, peek)
+            seconds = check_timeout(timeout)
         q = self.queue
         if q and not self.getters:
             return self._take(peek)
@@ -304,14 +314,14 @@ class SimpleQueue(_IterateByGet):
         if q:
             self._schedule_unlock()  # items, but others were first: make sure they are served
         while True:
-            if timeout is None:
+            if seconds is None:
                 try:
                     result = hub.switch()
                 except BaseException:
                     discard(getters, sw)
                     raise
             else:
-                result = _park(hub, cur, getters, sw, timeout)
+                result = _park(hub, cur, getters, sw, seconds)
             if result is self:
                 if q:
                     if peek:
@@ -557,7 +567,7 @@ class Channel(_IterateByGet):
     def full(self) -> bool:
         return True
 
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+    def put(self, item: Any, block: bool = True, timeout: float | Timeout | None = None) -> None:
         """Give ``item`` to a getter, waiting up to ``timeout`` seconds for one
         to take it (``Full`` if none did). With ``block=False`` succeed only
         if a getter is already waiting."""
@@ -577,6 +587,9 @@ class Channel(_IterateByGet):
                 check_can_block(hub, cur)
             raise Full
         if timeout is not None:
+            if isinstance(timeout, Timeout):
+                _under(timeout, self.put, item, True, None)
+                return
             timeout = check_timeout(timeout)
         offer = _Offer(item, cur.switch)
         putters = self.putters
@@ -602,7 +615,7 @@ class Channel(_IterateByGet):
     def put_nowait(self, item: Any) -> None:
         self.put(item, False)
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+    def get(self, block: bool = True, timeout: float | Timeout | None = None) -> Any:
         """Take an item from a putter, waiting up to ``timeout`` seconds for
         one (``Empty`` if none came). With ``block=False`` succeed only if a
         putter is already waiting."""
@@ -616,6 +629,8 @@ class Channel(_IterateByGet):
                 return offer.item
         if not block:
             raise Empty
+        if isinstance(timeout, Timeout):
+            return _under(timeout, self.get, True, None)
         cur = _getcurrent()
         hub = self.hub
         if hub is None:
@@ -697,6 +712,18 @@ def _park(hub: Any, cur: Any, waiters: deque[Any], registration: Any, timeout: f
     except BaseException:
         discard(waiters, registration)
         raise
+
+
+def _under(timeout: Timeout, func: Callable[..., Any], *args: Any) -> Any:
+    """``func(*args)`` (an untimed wait) under ``timeout``, a ``Timeout``
+    object given as the timeout (gevent accepts one): started if it is not,
+    raised from the wait when it fires, cancelled however the wait ends."""
+    if not timeout.pending:
+        timeout.start()
+    try:
+        return func(*args)
+    finally:
+        timeout.cancel()
 
 
 def _schedule(hub: Any, func: Callable[[], None]) -> None:
