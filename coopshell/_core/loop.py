@@ -55,6 +55,7 @@ __all__ = ["Loop", "READ", "WRITE", "Callback", "TimerHandle", "Watcher", "IOWat
 
 _CHECK_EVERY = 16      # most callbacks between two clock reads while draining
 _FAST_STRIDE = 0.0005  # a stride of callbacks faster than this doubles the next one
+_IO_AFTER = 64         # callbacks a drain runs at least before it yields to I/O
 _MAX_RUN = 0.005       # seconds of callbacks before I/O and timers get a turn
 
 # Captured once, so monkey patching never turns the loop against itself.
@@ -310,7 +311,9 @@ class Loop:
 
     def _run_ready(self) -> bool:
         """Run ready callbacks until none is left, a timer is due, or
-        ``_MAX_RUN`` has passed. Returns True if ``stop()`` was called.
+        ``_MAX_RUN`` has passed and at least ``_IO_AFTER`` callbacks ran
+        (as before: a burst of spawns starts before I/O is polled). Returns
+        True if ``stop()`` was called.
 
         The clock is read after the first callback, then after a stride of
         callbacks that doubles (up to ``_CHECK_EVERY``) while they are fast
@@ -328,6 +331,7 @@ class Loop:
             self._drain_wakeup()
         heap = self._timers.heap
         stride = left = 1
+        ran = 0              # callbacks run before the last clock read
         last = deadline = 0.0
         while ready:
             func, args = popleft()
@@ -343,11 +347,12 @@ class Loop:
             now = monotonic()
             if heap and heap[0][0] <= now:
                 break    # a timer is due (or a cancelled entry to drop)
+            ran += stride
             if not deadline:
                 deadline = now + _MAX_RUN
-            elif now > deadline:
-                break
-            elif now - last < _FAST_STRIDE:
+            elif now > deadline and ran >= _IO_AFTER:
+                break    # I/O's turn (a short burst, e.g. spawns, finishes first)
+            if now - last < _FAST_STRIDE:
                 if stride < _CHECK_EVERY:
                     stride += stride
             else:
