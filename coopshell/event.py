@@ -26,7 +26,7 @@ class Event(Linkable):
     # as with threading.Event.
     _notify_while_ready = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         Linkable.__init__(self)
         self._flag = False
 
@@ -55,7 +55,7 @@ class Event(Linkable):
             check_timeout(timeout)
         return self._wait(timeout) or self._flag
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Event at {id(self):#x} {'set' if self._flag else 'unset'} _links[{len(self._links)}]>"
 
 
@@ -65,10 +65,10 @@ class AsyncResult(Linkable):
 
     __slots__ = ("_value", "_exc_info")
 
-    def __init__(self):
+    def __init__(self) -> None:
         Linkable.__init__(self)
-        self._value = _NONE
-        self._exc_info = None
+        self._value: Any = _NONE
+        self._exc_info: tuple[Any, BaseException, Any] | None = None
 
     def ready(self) -> bool:
         return self._value is not _NONE or self._exc_info is not None
@@ -103,8 +103,9 @@ class AsyncResult(Linkable):
     #: The ``concurrent.futures`` name.
     set_result = set
 
-    def set_exception(self, exception: BaseException, exc_info: Any = None) -> None:
-        """Store ``exception``; waiters' ``get()`` raises it."""
+    def set_exception(self, exception: BaseException | type[BaseException], exc_info: Any = None) -> None:
+        """Store ``exception`` (an instance, or a class to instantiate); waiters'
+        ``get()`` raises it."""
         if isinstance(exception, type):
             exception = exception()
         if not isinstance(exception, BaseException):
@@ -115,9 +116,10 @@ class AsyncResult(Linkable):
         if self._links:
             self._schedule_notify()
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+    def get(self, block: bool = True, timeout: float | Timeout | None = None) -> Any:
         """Return the value or raise the exception; wait for it if needed.
-        Raises ``Timeout`` if nothing arrives within ``timeout``."""
+        Raises ``Timeout`` if nothing arrives within ``timeout`` (seconds, or
+        a ``Timeout`` object, which is raised when it fires)."""
         if not self.ready():
             if not block:
                 raise Timeout()
@@ -130,9 +132,9 @@ class AsyncResult(Linkable):
                 finally:
                     timeout.cancel()
             else:
-                timeout = check_timeout(timeout)
-                if not self._wait(timeout) and not self.ready():
-                    raise Timeout(timeout)
+                seconds = check_timeout(timeout)
+                if not self._wait(seconds) and not self.ready():
+                    raise Timeout(seconds)
         e = self._exc_info
         if e is not None:
             raise e[1].with_traceback(e[2])
@@ -169,7 +171,7 @@ class AsyncResult(Linkable):
     def cancelled(self) -> bool:
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._exc_info is not None:
             state = f"exception={self._exc_info[1]!r}"
         elif self._value is not _NONE:

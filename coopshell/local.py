@@ -16,7 +16,7 @@ Differs from the stdlib (and from a naive port):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 from weakref import ref as _weakref
 
 from greenlet import getcurrent as _getcurrent
@@ -40,18 +40,18 @@ class _LocalImpl:
 
     __slots__ = ("dicts", "args", "kwargs", "__weakref__")
 
-    def __init__(self, args, kwargs):
-        self.dicts: dict[int, tuple[Any, dict]] = {}
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.dicts: dict[int, tuple[Any, dict[str, Any]]] = {}
         self.args = args
         self.kwargs = kwargs
 
-    def create_dict(self, key):
+    def create_dict(self, key: Any) -> dict[str, Any]:
         """A new, empty dict for ``key``, cleaned up when ``key`` is done."""
         d: dict[str, Any] = {}
         idk = id(key)
         wrimpl = _weakref(self)
 
-        def drop(_ignored, idk=idk, wrimpl=wrimpl):
+        def drop(_ignored: Any, idk: int = idk, wrimpl: Any = wrimpl) -> None:
             impl = wrimpl()
             if impl is not None:
                 impl.dicts.pop(idk, None)
@@ -66,7 +66,7 @@ class _LocalImpl:
         return d
 
 
-def _current_key():
+def _current_key() -> Any:
     g = _getcurrent()
     if type(g) is _Worker:
         task = g.task
@@ -75,10 +75,10 @@ def _current_key():
     return g
 
 
-def _get_dict(self):
+def _get_dict(self: local) -> dict[str, Any]:
     """The calling greenlet's dict, installed as ``self.__dict__``; created
     (and ``__init__`` run) on first use."""
-    impl = _oga(self, "_local__impl")
+    impl: _LocalImpl = _oga(self, "_local__impl")
     key = _current_key()
     entry = impl.dicts.get(id(key))
     if entry is not None:
@@ -98,7 +98,7 @@ class local:
 
     __slots__ = ("_local__impl", "__dict__", "__weakref__")
 
-    def __new__(cls, /, *args: Any, **kwargs: Any):
+    def __new__(cls, /, *args: Any, **kwargs: Any) -> local:
         if (args or kwargs) and cls.__init__ is object.__init__:
             raise TypeError("Initialization arguments are not supported: local() takes none "
                             "unless a subclass defines __init__")
@@ -144,7 +144,7 @@ class local:
         d.update(current)
         return new
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError(f"cannot pickle {type(self).__name__!r} object (greenlet-local)")
 
 

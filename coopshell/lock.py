@@ -18,11 +18,16 @@ Differs from the stdlib and gevent:
 
 from __future__ import annotations
 
+import _thread
 from operator import index as _index
+from types import TracebackType
 from typing import Any, Callable
 
-from ._core.waiter import Linkable, check_timeout_nonnegative as check_timeout
+from ._core.hub import get_hub_if_exists
+from ._core.waiter import Linkable, check_timeout_nonnegative as check_timeout, discard
 from .greenlet import getcurrent
+
+_allocate_lock = _thread.allocate_lock   # the real one, whatever patching does later
 
 __all__ = ["Semaphore", "BoundedSemaphore", "DummySemaphore", "Lock", "RLock"]
 
@@ -62,7 +67,7 @@ class Semaphore(Linkable):
             return True
         return self._acquire_slow(blocking, timeout)
 
-    def _acquire_slow(self, blocking, timeout):
+    def _acquire_slow(self, blocking: bool, timeout: float | None) -> bool:
         if timeout is not None:
             if timeout == -1:
                 timeout = None
@@ -77,6 +82,8 @@ class Semaphore(Linkable):
             return True
         if not blocking:
             return False
+        if get_hub_if_exists() is None:
+            return self._acquire_in_plain_thread(timeout)
         if self.counter > 0:
             self._schedule_notify()  # units left but others queued: make sure they are served
         if self._wait(timeout):
@@ -84,6 +91,43 @@ class Semaphore(Linkable):
             # available and runs us before anyone else: the unit is ours.
             self.counter -= 1
             return True
+        return False
+
+    def _acquire_in_plain_thread(self, timeout: float | None) -> bool:
+        """Block this OS thread, which runs no hub, until a unit is ours (as
+        gevent does): a waiter like the others, woken by the notifier in the
+        releasing hub, which takes the unit on the thread's behalf before it
+        wakes it (the thread cannot run before the notifier goes on). A
+        timeout and that hand-over are settled under a real lock, so a unit
+        is never lost nor given twice."""
+        wake = _allocate_lock()
+        wake.acquire()
+        settle = _allocate_lock()
+        state = [0]   # 0 waiting, 1 given a unit, 2 gave up
+
+        def claim(_self: Any) -> None:
+            with settle:
+                if state[0] == 0 and self.counter > 0:
+                    self.counter -= 1
+                    state[0] = 1
+                    wake.release()
+                elif state[0] == 0:   # pragma: no cover - the notifier calls only while ready
+                    self._links.appendleft(claim)
+
+        if self.counter > 0:
+            if self.hub is None:   # no hub would run the notifier: take it now
+                self.counter -= 1
+                return True
+            self._links.append(claim)
+            self._schedule_notify()
+        else:
+            self._links.append(claim)
+        wake.acquire(True, -1 if timeout is None else max(timeout, 0.0))
+        with settle:
+            if state[0] == 1:
+                return True
+            state[0] = 2
+        discard(self._links, claim)
         return False
 
     def release(self) -> int:
@@ -119,10 +163,11 @@ class Semaphore(Linkable):
             return True
         return self._acquire_slow(True, None)
 
-    def __exit__(self, typ, value, tb) -> None:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.release()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<{type(self).__name__} at {id(self):#x} counter={self.counter} "
                 f"_links[{len(self._links)}]>")
 
@@ -167,7 +212,7 @@ class Lock(BoundedSemaphore):
         if self._links:
             self._schedule_notify()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "locked" if self.counter <= 0 else "unlocked"
         return f"<{type(self).__name__} at {id(self):#x} {state} _links[{len(self._links)}]>"
 
@@ -210,10 +255,11 @@ class DummySemaphore:
     def __enter__(self) -> bool:
         return True
 
-    def __exit__(self, typ, value, tb) -> None:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
         pass
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} at {id(self):#x}>"
 
 
@@ -267,7 +313,7 @@ class RLock:
     def _is_owned(self) -> bool:
         return self._owner is getcurrent()
 
-    def _release_save(self):
+    def _release_save(self) -> tuple[int, Any]:
         # For threading.Condition.wait: release completely, remember the depth.
         if self._owner is not getcurrent():
             raise RuntimeError("cannot release un-acquired lock")
@@ -277,7 +323,7 @@ class RLock:
         self._block.release()
         return state
 
-    def _acquire_restore(self, state) -> None:
+    def _acquire_restore(self, state: tuple[int, Any]) -> None:
         self._block.acquire()
         self._count, self._owner = state
 
@@ -289,10 +335,11 @@ class RLock:
     def __enter__(self) -> bool:
         return self.acquire()
 
-    def __exit__(self, typ, value, tb) -> None:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.release()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "locked" if self._owner is not None else "unlocked"
         return (f"<{type(self).__name__} at {id(self):#x} {state} owner={self._owner!r} "
                 f"count={self._count} waiters={self._block.linkcount()}>")

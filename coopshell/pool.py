@@ -140,7 +140,7 @@ class Group(GroupMappingMixin):
             for g in args[0]:
                 self.add(g)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} at {id(self):#x} {len(self.greenlets)} greenlets>"
 
     def __len__(self) -> int:
@@ -181,9 +181,9 @@ class Group(GroupMappingMixin):
         self.add(greenlet)
         greenlet.start()
 
-    def spawn(self, *args: Any, **kwargs: Any) -> Greenlet:  # type: ignore[override]
+    def spawn(self, *args: Any, **kwargs: Any) -> Greenlet:
         """Create a ``greenlet_class(*args, **kwargs)``, add it and start it."""
-        greenlet = self.greenlet_class(*args, **kwargs)
+        greenlet: Greenlet = self.greenlet_class(*args, **kwargs)
         self.start(greenlet)
         return greenlet
 
@@ -259,7 +259,7 @@ class Pool(Group):
             self.greenlet_class = greenlet_class
         self._semaphore: Any = DummySemaphore() if size is None else Semaphore(size)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         size = "unlimited" if self.size is None else self.size
         waiting = self._semaphore.linkcount() if self.size is not None else 0
         return (f"<{type(self).__name__} at {id(self):#x} size={size} used={len(self.greenlets)} "
@@ -268,7 +268,8 @@ class Pool(Group):
     def wait_available(self, timeout: float | None = None) -> int:
         """Wait until a greenlet could be added; returns the free count
         (0 if ``timeout`` passed first)."""
-        return self._semaphore.wait(timeout)
+        free: int = self._semaphore.wait(timeout)
+        return free
 
     def full(self) -> bool:
         """True if ``add`` would wait."""
@@ -280,7 +281,7 @@ class Pool(Group):
             return 1
         return max(0, self.size - len(self))
 
-    def add(self, greenlet: Greenlet, blocking: bool = True,  # type: ignore[override]
+    def add(self, greenlet: Greenlet, blocking: bool = True,
             timeout: float | None = None) -> None:
         """Track ``greenlet``, waiting up to ``timeout`` for a free slot;
         ``PoolFull`` if none (at once with ``blocking=False``)."""
@@ -296,7 +297,7 @@ class Pool(Group):
             self._semaphore.release()
             raise
 
-    def start(self, greenlet: Greenlet, blocking: bool = True,  # type: ignore[override]
+    def start(self, greenlet: Greenlet, blocking: bool = True,
               timeout: float | None = None) -> None:
         """Add ``greenlet`` (waiting for a slot) and start it."""
         self.add(greenlet, blocking, timeout)
@@ -313,21 +314,21 @@ class _PassValue:
 
     __slots__ = ("callback",)
 
-    def __init__(self, callback):
+    def __init__(self, callback: Callable[[Any], Any]) -> None:
         self.callback = callback
 
-    def __call__(self, source):
+    def __call__(self, source: Any) -> None:
         if source.successful():
             self.callback(source.value)
 
-    def __eq__(self, other):
-        return self is other or self.callback == other or (
-            isinstance(other, _PassValue) and self.callback == other.callback)
+    def __eq__(self, other: object) -> bool:
+        return self is other or bool(self.callback == other) or (
+            isinstance(other, _PassValue) and bool(self.callback == other.callback))
 
     __hash__ = object.__hash__
 
 
-def _check_callable(func, where):
+def _check_callable(func: Any, where: str) -> None:
     if not callable(func):
         raise TypeError(f"{where}() expected a callable, got {func!r}")
 
@@ -366,7 +367,7 @@ class IMapUnordered:
         self._finished = False
         self._feeder = Greenlet.spawn(self._feed)
 
-    def _feed(self):
+    def _feed(self) -> None:
         index = 0
         try:
             for args in self._args:
@@ -383,7 +384,7 @@ class IMapUnordered:
             return
         self._messages.put((_DONE, index))
 
-    def _on_result(self, index, greenlet):
+    def _on_result(self, index: int, greenlet: Any) -> None:
         self._running.pop(index, None)
         self._messages.put((index, greenlet))
 
@@ -412,12 +413,12 @@ class IMapUnordered:
                 raise exc_info[1].with_traceback(exc_info[2])
             return g.value
 
-    def _next_finished(self):
+    def _next_finished(self) -> Any:
         """The next finished call to yield, or None after a bookkeeping message."""
         index, obj = self._messages.get()
         return self._message(index, obj)
 
-    def _message(self, index, obj):
+    def _message(self, index: int, obj: Any) -> Any:
         if index == _DONE:
             self._total = obj
             return None
@@ -435,7 +436,7 @@ class IMapUnordered:
         self._running.clear()
         self._results.clear()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "finished" if self._finished else f"yielded={self._yielded} running={len(self._running)}"
         return f"<{type(self).__name__} at {id(self):#x} {state}>"
 
@@ -445,7 +446,7 @@ class IMap(IMapUnordered):
 
     _ordered = True
 
-    def _next_finished(self):
+    def _next_finished(self) -> Any:
         want = self._yielded
         results = self._results
         g = results.pop(want, None)
@@ -464,9 +465,9 @@ class IMap(IMapUnordered):
 class _ResultLink:
     __slots__ = ("imap", "index")
 
-    def __init__(self, imap, index):
+    def __init__(self, imap: IMapUnordered, index: int) -> None:
         self.imap = imap
         self.index = index
 
-    def __call__(self, greenlet):
+    def __call__(self, greenlet: Any) -> None:
         self.imap._on_result(self.index, greenlet)

@@ -19,6 +19,8 @@ Differs from the stdlib (and follows gevent):
 - Subclasses cannot override the stdlib's ``_put``/``_get``/``_qsize`` hooks.
 
 ``get``/``put`` with a timeout raise ``Empty``/``Full`` (not ``Timeout``);
+given a ``Timeout`` object as the timeout (gevent's convention) they start
+it and raise it when it fires;
 after ``shutdown()`` they raise ``ShutDown`` (Python 3.13 semantics, on
 every Python).
 """
@@ -34,13 +36,14 @@ from collections import deque
 from functools import partial
 from heapq import heapify, heappop, heappush
 from operator import index as _index
-from typing import Any, Iterable
+from typing import Any, Callable, ClassVar, Iterable, MutableSequence
 
 from greenlet import getcurrent as _getcurrent
 
 from ._core.exceptions import TIMED_OUT, InvalidSwitchError, check_can_block
 from ._core.hub import get_hub
 from ._core.waiter import Linkable, check_timeout_nonnegative as check_timeout, discard, park
+from .timeout import Timeout
 
 _get_ident = threading.get_ident   # the real one: patch_thread makes it per-greenlet
 
@@ -66,20 +69,20 @@ _repr = reprlib.Repr()
 _repr.maxlist = _repr.maxother = 6
 
 
-def _check_maxsize(maxsize, warn_depth):
+def _check_maxsize(maxsize: Any, warn_depth: int) -> int | None:
     """None or int; <= 0 means unbounded (0 with a warning, like gevent)."""
     if maxsize is None:
         return None
     try:
-        maxsize = _index(maxsize)
+        size: int = _index(maxsize)
     except TypeError:
         raise TypeError(f"maxsize must be None or an int, got {maxsize!r}") from None
-    if maxsize <= 0:
-        if maxsize == 0:
+    if size <= 0:
+        if size == 0:
             warnings.warn("Queue(0) now equivalent to Queue(None); if you want a channel, use Channel",
                           DeprecationWarning, stacklevel=warn_depth + 1)
         return None
-    return maxsize
+    return size
 
 
 class _IterateByGet:
@@ -88,7 +91,9 @@ class _IterateByGet:
 
     __slots__ = ()
 
-    def __iter__(self):
+    get: Callable[..., Any]   # the subclass's
+
+    def __iter__(self) -> _IterateByGet:
         return self
 
     def __next__(self) -> Any:
@@ -112,33 +117,36 @@ class SimpleQueue(_IterateByGet):
 
     __slots__ = ("queue", "_maxsize", "_limit", "getters", "putters", "hub", "_unlock_pending",
                  "is_shutdown", "unfinished_tasks", "_all_done", "_put_item", "_get_item",
-                 "_unlock_cb", "__weakref__")
+                 "_unlock_cb", "_unlock_ident", "__weakref__")
 
     #: Index of the next item for ``peek`` (-1 for LIFO).
     _peek_index = 0
 
-    __class_getitem__ = classmethod(types.GenericAlias)
+    __class_getitem__: ClassVar[Any] = classmethod(types.GenericAlias)
 
-    def __init__(self, maxsize: int | None = None, items: Iterable[Any] = (), _warn_depth: int = 2):
+    def __init__(self, maxsize: int | None = None, items: Iterable[Any] = (), _warn_depth: int = 2) -> None:
         self._maxsize = _check_maxsize(maxsize, _warn_depth)
         # The hot paths test one int: -1 unbounded, 0 shut down, > 0 bound.
         self._limit = -1 if self._maxsize is None else self._maxsize
-        self.getters: deque = deque()
-        self.putters: deque = deque()
+        self.getters: deque[Callable[[Any], Any]] = deque()
+        self.putters: deque[Callable[[Any], Any]] = deque()
         self.hub: Any = None
         self._unlock_pending = False
         self.is_shutdown = False
         self.unfinished_tasks = 0
         self._all_done: Any = None
-        # Made once: scheduling a wakeup allocates nothing (costs a cycle, so
-        # a dropped queue is freed by the gc rather than at once).
-        self._unlock_cb = self._unlock   # bound once: scheduled on every wakeup
+        # The loop's prepared schedule of _unlock, made at the first wakeup:
+        # scheduling one then allocates nothing and runs no Python frame (it
+        # costs a cycle, so a dropped queue is freed by the gc, not at once).
+        self._unlock_cb: Any = None
+        self._unlock_ident: int | None = None   # the thread of the hub _unlock_cb schedules in
         self._init(items)
 
-    def _init(self, items):
-        q = self.queue = deque(items)
-        self._put_item = q.append
-        self._get_item = q.popleft
+    def _init(self, items: Iterable[Any]) -> None:
+        q: deque[Any] = deque(items)
+        self.queue: MutableSequence[Any] = q
+        self._put_item: Callable[[Any], None] = q.append
+        self._get_item: Callable[[], Any] = q.popleft
 
     # -- size --------------------------------------------------------------------
 
@@ -175,7 +183,7 @@ class SimpleQueue(_IterateByGet):
 
     # -- put -----------------------------------------------------------------------
 
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+    def put(self, item: Any, block: bool = True, timeout: float | Timeout | None = None) -> None:
         """Add ``item``; if the queue is full, wait up to ``timeout`` seconds
         (forever if None) for room, else raise ``Full``. With ``block=False``
         raise ``Full`` at once. Raises ``ShutDown`` after ``shutdown()``."""
@@ -183,8 +191,14 @@ class SimpleQueue(_IterateByGet):
         if (lim < 0 or (len(self.queue) < lim and not self.putters)) and timeout is None:
             self._put_item(item)
             self.unfinished_tasks += 1
-            if self.getters:
-                self._schedule_unlock()
+            if self.getters and not self._unlock_pending:
+                # _schedule_unlock inline (the hot path of a hand-off): a
+                # waiting getter has bound the hub, and usually the wakeup.
+                if self._unlock_ident == _get_ident():
+                    self._unlock_pending = True
+                    self._unlock_cb()
+                else:
+                    self._schedule_unlock()
             return
         self._put_slow(item, block, timeout)
 
@@ -192,11 +206,15 @@ class SimpleQueue(_IterateByGet):
         """``put(item, block=False)``: raise ``Full`` instead of waiting."""
         self.put(item, False)
 
-    def _put_slow(self, item, block, timeout):
+    def _put_slow(self, item: Any, block: bool, timeout: float | Timeout | None) -> None:
         if self.is_shutdown:
             raise ShutDown
+        seconds: float | None = None
         if block and timeout is not None:
-            timeout = check_timeout(timeout)
+            if isinstance(timeout, Timeout):
+                _under(timeout, self._put_slow, item, True, None)
+                return
+            seconds = check_timeout(timeout)
         q = self.queue
         lim = self._limit
         putters = self.putters
@@ -221,7 +239,7 @@ class SimpleQueue(_IterateByGet):
         if len(q) < lim:
             self._schedule_unlock()
         while True:
-            result = _park(hub, cur, putters, sw, timeout)
+            result = _park(hub, cur, putters, sw, seconds)
             if result is self:
                 if self.is_shutdown:
                     raise ShutDown
@@ -240,7 +258,7 @@ class SimpleQueue(_IterateByGet):
 
     # -- get -------------------------------------------------------------------------
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+    def get(self, block: bool = True, timeout: float | Timeout | None = None) -> Any:
         """Remove and return the next item; if there is none, wait up to
         ``timeout`` seconds (forever if None), else raise ``Empty``. With
         ``block=False`` raise ``Empty`` at once. Raises ``ShutDown`` after
@@ -256,7 +274,7 @@ class SimpleQueue(_IterateByGet):
         """``get(block=False)``: raise ``Empty`` instead of waiting."""
         return self.get(False)
 
-    def peek(self, block: bool = True, timeout: float | None = None) -> Any:
+    def peek(self, block: bool = True, timeout: float | Timeout | None = None) -> Any:
         """Like ``get``, but leave the item in the queue."""
         q = self.queue
         if q and not self.getters and timeout is None:
@@ -266,9 +284,12 @@ class SimpleQueue(_IterateByGet):
     def peek_nowait(self) -> Any:
         return self.peek(False)
 
-    def _get_slow(self, block, timeout, peek):
+    def _get_slow(self, block: bool, timeout: float | Timeout | None, peek: bool) -> Any:
+        seconds: float | None = None
         if block and timeout is not None:
-            timeout = check_timeout(timeout)
+            if isinstance(timeout, Timeout):
+                return _under(timeout, self._get_slow, True, None, peek)
+            seconds = check_timeout(timeout)
         q = self.queue
         if q and not self.getters:
             return self._take(peek)
@@ -293,14 +314,14 @@ class SimpleQueue(_IterateByGet):
         if q:
             self._schedule_unlock()  # items, but others were first: make sure they are served
         while True:
-            if timeout is None:
+            if seconds is None:
                 try:
                     result = hub.switch()
                 except BaseException:
                     discard(getters, sw)
                     raise
             else:
-                result = _park(hub, cur, getters, sw, timeout)
+                result = _park(hub, cur, getters, sw, seconds)
             if result is self:
                 if q:
                     if peek:
@@ -318,7 +339,7 @@ class SimpleQueue(_IterateByGet):
                 raise Empty
             raise InvalidSwitchError(f"Invalid switch into {cur!r} in get() on {self!r}: got {result!r}")
 
-    def _take(self, peek):
+    def _take(self, peek: bool) -> Any:
         if peek:
             return self.queue[self._peek_index]
         item = self._get_item()
@@ -328,18 +349,22 @@ class SimpleQueue(_IterateByGet):
 
     # -- waking waiters ----------------------------------------------------------------
 
-    def _schedule_unlock(self):
+    def _schedule_unlock(self) -> None:
         if not self._unlock_pending:
             self._unlock_pending = True
             hub = self.hub
             if hub is None:
                 hub = self.hub = get_hub()
             if hub.thread_ident == _get_ident():
-                hub.loop.schedule(self._unlock_cb)
+                schedule = self._unlock_cb
+                if schedule is None or self._unlock_ident != hub.thread_ident:
+                    schedule = self._unlock_cb = hub.loop.scheduler(self._unlock)
+                    self._unlock_ident = hub.thread_ident
+                schedule()
             else:  # put() from another OS thread: wake that hub now
-                hub.loop.run_callback_threadsafe(self._unlock_cb)
+                hub.loop.run_callback_threadsafe(self._unlock)
 
-    def _unlock(self):
+    def _unlock(self) -> None:
         """In the hub: switch waiting getters while there are items, and
         waiting putters while there is room (every waiter after shutdown).
         Wakes at most as many waiters as were waiting when it started, then
@@ -377,7 +402,7 @@ class SimpleQueue(_IterateByGet):
                 "putters": len(self.putters), "unfinished_tasks": self.unfinished_tasks,
                 "shutdown": self.is_shutdown}
 
-    def _format(self):
+    def _format(self) -> str:
         parts = []
         if self._maxsize is not None:
             parts.append(f"maxsize={self._maxsize}")
@@ -391,7 +416,7 @@ class SimpleQueue(_IterateByGet):
             parts.append("shutdown")
         return " ".join(parts)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         fmt = self._format()
         return f"<{type(self).__name__} at {id(self):#x}{' ' + fmt if fmt else ''}>"
 
@@ -451,7 +476,7 @@ class Queue(SimpleQueue):
         if self.getters or self.putters:
             self._schedule_unlock()
 
-    def _format(self):
+    def _format(self) -> str:
         fmt = SimpleQueue._format(self)
         if self.unfinished_tasks:
             fmt += f" tasks={self.unfinished_tasks}"
@@ -468,8 +493,9 @@ class LifoQueue(Queue):
     __slots__ = ()
     _peek_index = -1
 
-    def _init(self, items):
-        q = self.queue = deque(items)
+    def _init(self, items: Iterable[Any]) -> None:
+        q: deque[Any] = deque(items)
+        self.queue = q
         self._put_item = q.append
         self._get_item = q.pop
 
@@ -480,8 +506,9 @@ class PriorityQueue(Queue):
 
     __slots__ = ()
 
-    def _init(self, items):
-        q = self.queue = list(items)
+    def _init(self, items: Iterable[Any]) -> None:
+        q = list(items)
+        self.queue = q
         heapify(q)
         self._put_item = partial(heappush, q)
         self._get_item = partial(heappop, q)
@@ -492,7 +519,7 @@ class _AllTasksDone(Linkable):
 
     __slots__ = ("_queue",)
 
-    def __init__(self, queue):
+    def __init__(self, queue: Queue) -> None:
         Linkable.__init__(self)
         self._queue = queue
 
@@ -508,16 +535,16 @@ class Channel(_IterateByGet):
     __slots__ = ("getters", "putters", "hub", "_handoff", "_accepted", "_unlock_pending",
                  "__weakref__")
 
-    __class_getitem__ = classmethod(types.GenericAlias)
+    __class_getitem__: ClassVar[Any] = classmethod(types.GenericAlias)
 
-    def __init__(self, maxsize: int = 1):
+    def __init__(self, maxsize: int = 1) -> None:
         if maxsize != 1:
             raise ValueError(f"Channels have a maxsize of 1 (they hold no items), got {maxsize!r}")
-        self.getters: deque = deque()    # switches of waiting getters
-        self.putters: deque = deque()    # _Offer of waiting putters
+        self.getters: deque[Callable[[Any], Any]] = deque()    # switches of waiting getters
+        self.putters: deque[_Offer] = deque()                  # _Offer of waiting putters
         self.hub: Any = None
-        self._handoff: deque = deque()   # items given to getters being woken
-        self._accepted: deque = deque()  # switches of putters whose item was taken
+        self._handoff: deque[Any] = deque()   # items given to getters being woken
+        self._accepted: deque[Callable[[Any], Any]] = deque()  # switches of putters whose item was taken
         self._unlock_pending = False
 
     @property
@@ -540,7 +567,7 @@ class Channel(_IterateByGet):
     def full(self) -> bool:
         return True
 
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+    def put(self, item: Any, block: bool = True, timeout: float | Timeout | None = None) -> None:
         """Give ``item`` to a getter, waiting up to ``timeout`` seconds for one
         to take it (``Full`` if none did). With ``block=False`` succeed only
         if a getter is already waiting."""
@@ -560,6 +587,9 @@ class Channel(_IterateByGet):
                 check_can_block(hub, cur)
             raise Full
         if timeout is not None:
+            if isinstance(timeout, Timeout):
+                _under(timeout, self.put, item, True, None)
+                return
             timeout = check_timeout(timeout)
         offer = _Offer(item, cur.switch)
         putters = self.putters
@@ -585,7 +615,7 @@ class Channel(_IterateByGet):
     def put_nowait(self, item: Any) -> None:
         self.put(item, False)
 
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+    def get(self, block: bool = True, timeout: float | Timeout | None = None) -> Any:
         """Take an item from a putter, waiting up to ``timeout`` seconds for
         one (``Empty`` if none came). With ``block=False`` succeed only if a
         putter is already waiting."""
@@ -599,6 +629,8 @@ class Channel(_IterateByGet):
                 return offer.item
         if not block:
             raise Empty
+        if isinstance(timeout, Timeout):
+            return _under(timeout, self.get, True, None)
         cur = _getcurrent()
         hub = self.hub
         if hub is None:
@@ -621,7 +653,7 @@ class Channel(_IterateByGet):
     def get_nowait(self) -> Any:
         return self.get(False)
 
-    def _schedule_unlock(self):
+    def _schedule_unlock(self) -> None:
         if not self._unlock_pending:
             self._unlock_pending = True
             hub = self.hub
@@ -629,7 +661,7 @@ class Channel(_IterateByGet):
                 hub = self.hub = get_hub()
             _schedule(hub, self._unlock)
 
-    def _unlock(self):
+    def _unlock(self) -> None:
         """In the hub: pair waiting getters with offers, wake them, then
         wake the putters whose items were taken (bounded like Queue's)."""
         self._unlock_pending = False
@@ -653,7 +685,7 @@ class Channel(_IterateByGet):
         if accepted or (getters and (handoff or putters)):
             self._schedule_unlock()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         parts = ""
         if self.getters:
             parts += f" getters[{len(self.getters)}]"
@@ -667,12 +699,12 @@ class _Offer:
 
     __slots__ = ("item", "switch")
 
-    def __init__(self, item, switch):
+    def __init__(self, item: Any, switch: Callable[[Any], Any]) -> None:
         self.item = item
         self.switch = switch
 
 
-def _park(hub, cur, waiters, registration, timeout):
+def _park(hub: Any, cur: Any, waiters: deque[Any], registration: Any, timeout: float | None) -> Any:
     """``park`` until woken; return what we were switched with. On an
     exception, remove ``registration`` from ``waiters`` and re-raise."""
     try:
@@ -682,7 +714,19 @@ def _park(hub, cur, waiters, registration, timeout):
         raise
 
 
-def _schedule(hub, func):
+def _under(timeout: Timeout, func: Callable[..., Any], *args: Any) -> Any:
+    """``func(*args)`` (an untimed wait) under ``timeout``, a ``Timeout``
+    object given as the timeout (gevent accepts one): started if it is not,
+    raised from the wait when it fires, cancelled however the wait ends."""
+    if not timeout.pending:
+        timeout.start()
+    try:
+        return func(*args)
+    finally:
+        timeout.cancel()
+
+
+def _schedule(hub: Any, func: Callable[[], None]) -> None:
     """Run ``func`` in ``hub`` soon."""
     # From the hub's own thread a plain schedule; from another OS thread the
     # hub's thread-safe wakeup, so a waiter there wakes at once.

@@ -98,6 +98,7 @@ class ThreadPool:
         self._nthreads = 0             # live worker threads (guarded by _mutex)
         self._trim = 0                 # workers asked to exit (guarded by _mutex)
         self._gen = 0                  # bumped by kill(): older workers exit
+        self._leaving = 0              # workers of an older generation, not yet exited (_mutex)
         self._closing = False          # workers exit once the queue is empty
         self._done: deque = deque()    # finished tasks, drained by the hub
         self._pending: set = set()     # submitted, not yet delivered (hub thread only)
@@ -278,6 +279,12 @@ class ThreadPool:
             dropped = list(self._tasks)
             self._tasks.clear()
             self._gen += 1
+            # The killed threads no longer count: work submitted from now on
+            # starts new ones at once (before, it could queue behind a thread
+            # that was about to exit and never run). One still finishing its
+            # task exits after it, outside maxsize.
+            self._leaving += self._nthreads
+            self._nthreads = 0
             self._trim = 0
             self._wake_all_idle()
         self._fail(dropped, "the thread pool was killed before this task started")
@@ -299,7 +306,7 @@ class ThreadPool:
         # In the child: the parent's threads are gone and may have held the mutex.
         self._mutex = _allocate_lock()
         self._idle = []
-        self._nthreads = self._trim = 0
+        self._nthreads = self._trim = self._leaving = 0
         self._gen += 1
         waiting = set(self._tasks)
         waiting.update(self._done)
@@ -384,8 +391,11 @@ def _worker(pool_ref, gen) -> None:
         if pool is None:
             return
         with pool._mutex:
-            if gen != pool._gen or pool._trim > 0 or pool._nthreads > pool._maxsize:
-                if gen == pool._gen and pool._trim > 0:
+            if gen != pool._gen:          # killed (kill() moved it to _leaving)
+                pool._leaving -= 1
+                return
+            if pool._trim > 0 or pool._nthreads > pool._maxsize:
+                if pool._trim > 0:
                     pool._trim -= 1
                 pool._nthreads -= 1
                 return

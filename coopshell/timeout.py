@@ -14,6 +14,7 @@ does not swallow it by accident.
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Any, Callable, TypeVar
 
 from greenlet import getcurrent as _getcurrent
@@ -85,7 +86,8 @@ class Timeout(BaseException):
         return t
 
     @staticmethod
-    def _start_new_or_dummy(timeout, exception=None, ref=True):
+    def _start_new_or_dummy(timeout: float | Timeout | None, exception: Any = None,
+                            ref: bool = True) -> Timeout | _DummyTimeout:
         if timeout is None:
             return _DUMMY
         return Timeout.start_new(timeout, exception, ref)
@@ -112,7 +114,8 @@ class Timeout(BaseException):
             self.start()
         return self
 
-    def __exit__(self, typ, value, tb) -> bool | None:
+    def __exit__(self, typ: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> bool | None:
         self.cancel()
         if value is self and self.exception is False:
             return True
@@ -120,12 +123,12 @@ class Timeout(BaseException):
 
     # -- exception side ------------------------------------------------------------
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         exc = "" if self.exception is None else f" exception={self.exception!r}"
         pending = " pending" if self.pending else ""
         return f"<{type(self).__name__} at {id(self):#x} seconds={self.seconds}{exc}{pending}>"
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.seconds is None:
             return ""
         suffix = "" if self.seconds == 1 else "s"
@@ -141,15 +144,15 @@ class _DummyTimeout:
     pending = False
     seconds = None
 
-    def cancel(self):
+    def cancel(self) -> None:
         pass
 
     close = start = cancel
 
-    def __enter__(self):
+    def __enter__(self) -> _DummyTimeout:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         return None
 
 
@@ -165,7 +168,8 @@ def with_timeout(seconds: float | None, function: Callable[..., T], *args: Any,
         return function(*args, **kwargs)
     except Timeout as exc:
         if exc is timeout and timeout_value is not _NONE:
-            return timeout_value
+            value: T = timeout_value
+            return value
         raise
     finally:
         timeout.cancel()

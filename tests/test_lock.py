@@ -340,3 +340,50 @@ class SemaphoreModel(RuleBasedStateMachine):
 
 TestSemaphoreModel = SemaphoreModel.TestCase
 TestSemaphoreModel.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+
+
+def test_a_plain_thread_blocks_on_a_held_semaphore_until_it_is_released():
+    # gevent's semantics (test__semaphore's multi-thread cases): an OS thread
+    # with no hub waits for real; before, it got LoopExit at once.
+    import threading
+    for make in (Semaphore, BoundedSemaphore, Lock, RLock):
+        sem = make()
+        assert sem.acquire()
+        running, done = threading.Event(), threading.Event()
+        got, errors = [], []
+
+        def in_thread():
+            running.set()
+            try:
+                got.append(sem.acquire())
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                done.set()
+
+        t = threading.Thread(target=in_thread, daemon=True)
+        t.start()
+        assert running.wait(30)
+        co.sleep(0.01)           # let the thread reach its wait
+        assert not done.is_set()
+        sem.release()
+        for _ in range(3000):    # the hub runs the notifier that wakes the thread
+            if done.wait(0.01):
+                break
+            co.sleep(0)
+        t.join(30)
+        assert (got, errors) == ([True], []), make
+
+
+def test_a_plain_thread_gives_up_after_its_timeout_and_takes_no_unit():
+    import threading
+    sem = Semaphore(1)
+    assert sem.acquire()
+    got = []
+    t = threading.Thread(target=lambda: got.append(sem.acquire(timeout=0.05)), daemon=True)
+    t.start()
+    t.join(30)
+    assert got == [False]
+    assert sem.counter == 0 and not sem._links
+    sem.release()
+    assert sem.counter == 1 and sem.acquire(blocking=False)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import coopshell as co
+from coopshell.timeout import Timeout
 from coopshell.queue import (Channel, Empty, Full, JoinableQueue, LifoQueue, PriorityQueue, Queue,
                              ShutDown, SimpleQueue)
 
@@ -508,3 +509,31 @@ class BlockingQueueModel(RuleBasedStateMachine):
 
 TestBlockingQueueModel = BlockingQueueModel.TestCase
 TestBlockingQueueModel.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+
+
+@pytest.mark.parametrize("make", [Queue, LifoQueue, PriorityQueue, Channel])
+def test_a_timeout_object_as_timeout_is_started_raised_and_cancelled(make):
+    # gevent's convention: get/put(timeout=Timeout(...)) raise that Timeout
+    # (or its exception) when it fires, instead of Empty/Full.
+    q = make() if make is Channel else make(1)
+    t = Timeout(0.01)
+    with pytest.raises(Timeout) as info:
+        q.get(timeout=t)
+    assert info.value is t and not t.pending
+
+    error = RuntimeError("expected error")
+    t = Timeout(0.01, exception=error)
+    if make is not Channel:
+        q.put("fill")            # a full queue: the next put waits
+    with pytest.raises(RuntimeError) as info:
+        q.put("more", timeout=t)
+    assert info.value is error and not t.pending
+
+    # Satisfied before it fires: the Timeout is cancelled, the item returned.
+    t = Timeout(30)
+    if make is Channel:
+        co.spawn(q.put, "item")
+        assert q.get(timeout=t) == "item"
+    else:
+        assert q.get(timeout=t) == "fill"
+    assert not t.pending

@@ -131,6 +131,30 @@ def test_size_maxsize_and_kill():
     pool.kill()
 
 
+def test_work_submitted_after_kill_runs_while_a_killed_thread_finishes():
+    # Before: kill() left the killed threads counted in the pool's size, so
+    # with every thread busy a task submitted after kill() queued behind a
+    # thread that was going to exit without taking it: it never ran.
+    pool = ThreadPool(1)
+    try:
+        for _ in range(20):    # also the race of the thread exiting just as work arrives
+            started, gate = threading.Event(), threading.Event()
+
+            def busy():
+                started.set()
+                return gate.wait(30)
+
+            running = pool.spawn(busy)
+            assert started.wait(30)
+            pool.kill()
+            assert pool.spawn(lambda: "after kill").get(timeout=30) == "after kill"
+            gate.set()
+            assert running.get(timeout=30) is True     # the killed thread's task still delivers
+            assert pool.spawn(lambda: "again").get(timeout=30) == "again"
+    finally:
+        pool.kill()
+
+
 def test_join_waits_for_pending_tasks():
     pool = ThreadPool(2)
     for _ in range(4):

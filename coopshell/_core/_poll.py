@@ -64,7 +64,8 @@ class _EpollBackend:
         self.poll = self._ep.poll
 
     def fileno(self) -> int:
-        return self._ep.fileno()
+        fd: int = self._ep.fileno()
+        return fd
 
     def close(self) -> None:
         self._ep.close()

@@ -65,10 +65,14 @@ class TimerHandle(list):  # type: ignore[type-arg]
 class Timers:
     """A min-heap of :class:`TimerHandle`, ordered by due time then creation."""
 
-    __slots__ = ("_heap", "_dead", "_seq", "refs")
+    __slots__ = ("_heap", "heap", "_dead", "_seq", "refs")
 
     def __init__(self) -> None:
         self._heap: list[TimerHandle] = []
+        #: The heap itself, for the loop's one hot read (``heap[0][0] <= now``:
+        #: the top entry is due; it may be a cancelled one). Read-only: only
+        #: this class changes it, always in place.
+        self.heap = self._heap
         self._dead = 0
         self._seq = count().__next__
         #: Live timers created with ``ref=True`` (they keep the loop alive).

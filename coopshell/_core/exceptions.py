@@ -35,7 +35,7 @@ class InvalidThreadUseError(RuntimeError):
     """Raised when a hub-bound object is used from another thread."""
 
 
-class HubDestroyed(GreenletExit):
+class HubDestroyed(GreenletExit):  # type: ignore[misc]  # greenlet ships no type information
     """Thrown into the hub greenlet to end it when the hub is destroyed."""
 
 

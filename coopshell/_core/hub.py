@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Any, Callable
+from types import TracebackType
+from typing import Any, Callable, TextIO
 
 from greenlet import GreenletExit, getcurrent as _getcurrent, greenlet
 
@@ -47,16 +48,17 @@ _ThreadLocal = threading.local   # the original, even if threading is patched la
 _tls = _ThreadLocal()
 _get_ident = threading.get_ident  # the real one: patch_thread makes it per-greenlet
 _main_ident = threading.main_thread().ident
+_enumerate_threads = threading.enumerate   # the original (LoopExit messages)
 
 
-def _root_greenlet():
+def _root_greenlet() -> Any:
     g = _getcurrent()
     while g.parent is not None:
         g = g.parent
     return g
 
 
-class Hub(greenlet):
+class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
     """Runs the loop; every blocking call switches here."""
 
     #: Exceptions forwarded to the parent (main) greenlet instead of printed.
@@ -66,12 +68,12 @@ class Hub(greenlet):
 
     loop_class = Loop
 
-    def __init__(self, loop=None):
+    def __init__(self, loop: Loop | None = None) -> None:
         greenlet.__init__(self, parent=_root_greenlet())
         self.loop = loop if loop is not None else self.loop_class()
-        self.loop.handle_error = self.handle_error
+        self.loop.handle_error = self.handle_error  # type: ignore[method-assign]  # the hub's policy
         self.thread_ident = _get_ident()
-        self._exception_stream = None
+        self._exception_stream: TextIO | None = None
         self._destroyed = False
         self.workers: list[Any] = []   # idle worker greenlets, reused by coopshell.greenlet
         self._threadpool: Any = None
@@ -81,7 +83,7 @@ class Hub(greenlet):
     # -- the default thread pool -------------------------------------------------
 
     @property
-    def threadpool(self):
+    def threadpool(self) -> Any:
         """This hub's default ``coopshell.threadpool.ThreadPool``, made on first use
         by the factory the io layer registered (``set_threadpool_factory``)."""
         pool = self._threadpool
@@ -94,22 +96,23 @@ class Hub(greenlet):
         return pool
 
     @threadpool.setter
-    def threadpool(self, pool):
+    def threadpool(self, pool: Any) -> None:
         self._threadpool = pool
 
     # -- error handling --------------------------------------------------------
 
     @property
-    def exception_stream(self):
+    def exception_stream(self) -> TextIO:
         """Where tracebacks of failed greenlets go (default: the current sys.stderr)."""
         s = self._exception_stream
         return s if s is not None else sys.stderr
 
     @exception_stream.setter
-    def exception_stream(self, stream):
+    def exception_stream(self, stream: TextIO | None) -> None:
         self._exception_stream = stream
 
-    def handle_error(self, context, type, value, tb):
+    def handle_error(self, context: Any, type: type[BaseException] | None,
+                     value: BaseException | None, tb: TracebackType | None) -> None:
         """Called for every exception that ends a greenlet or escapes a
         callback. Prints it; forwards ``SYSTEM_ERROR`` to the main greenlet."""
         if type is None or value is None:
@@ -121,7 +124,8 @@ class Hub(greenlet):
             return
         self.print_exception(context, type, value, tb)
 
-    def handle_system_error(self, type, value, tb=None):
+    def handle_system_error(self, type: type[BaseException] | None, value: BaseException,
+                            tb: TracebackType | None = None) -> None:
         """Raise ``value`` (KeyboardInterrupt, SystemExit...) in the main greenlet now.
 
         From another greenlet (one that died of it), that greenlet is
@@ -140,12 +144,13 @@ class Hub(greenlet):
             self.loop.schedule_first(cur.switch)
             self.parent.throw(value)
 
-    def _deliver_interrupt(self):
+    def _deliver_interrupt(self) -> None:
         """Raise a deferred Ctrl-C (see ``sigint``) in the main greenlet."""
         if not self.parent.dead:
             self.parent.throw(KeyboardInterrupt())
 
-    def print_exception(self, context, type, value, tb):
+    def print_exception(self, context: Any, type: type[BaseException] | None,
+                        value: BaseException | None, tb: TracebackType | None) -> None:
         import traceback  # lazily: it costs ~9 ms of import time
         stream = self.exception_stream
         try:
@@ -154,7 +159,8 @@ class Hub(greenlet):
                 ctx = repr(context)
             except Exception as exc:  # a broken __repr__ must not hide the error
                 ctx = f"<{type_name(context)} (repr failed: {exc!r})>"
-            stream.write(f"{text}{ctx} failed with {type.__name__}\n\n")
+            name = type.__name__ if type is not None else type_name(value)
+            stream.write(f"{text}{ctx} failed with {name}\n\n")
             flush = getattr(stream, "flush", None)
             if flush is not None:
                 flush()
@@ -163,7 +169,7 @@ class Hub(greenlet):
 
     # -- the loop ----------------------------------------------------------------
 
-    def run(self):
+    def run(self) -> None:
         loop = self.loop
         while not self._destroyed:
             forward = None
@@ -179,12 +185,17 @@ class Hub(greenlet):
             if forward is not None:
                 self.parent.throw(forward)
                 continue
-            if self._destroyed:
+            if self.destroyed:   # by a callback of this run()
                 break
             if loop.nowait:
                 self.parent.switch()
                 continue
             self.parent.throw(LoopExit(self._describe_stuck_wait()))
+
+    @property
+    def destroyed(self) -> bool:
+        """True once ``destroy()`` was called."""
+        return self._destroyed
 
     def run_nowait(self) -> None:
         """From the parent greenlet: one non-blocking pass of the loop (ready
@@ -199,26 +210,37 @@ class Hub(greenlet):
         finally:
             loop.nowait = False
 
-    def _describe_stuck_wait(self):
-        who = "the main greenlet" if self.parent.parent is None else repr(self.parent)
+    def _describe_waiter(self) -> str:
+        """Who waits: a greenlet, or the main greenlet of which thread."""
+        if self.parent.parent is not None:
+            return repr(self.parent)
+        if self.thread_ident == _main_ident:
+            return "the main greenlet"
+        for t in _enumerate_threads():
+            if t.ident == self.thread_ident:
+                return f"the main greenlet of thread {t.name!r} (not the main thread)"
+        return f"the main greenlet of thread {self.thread_ident} (not the main thread)"
+
+    def _describe_stuck_wait(self) -> str:
+        who = self._describe_waiter()
         what, where = describe_wait(self.parent.gr_frame, self)
         return (f"This operation would block forever: {who} waits in {what}{where}, "
                 f"and nothing left in the loop (callbacks, timers, I/O watchers) can wake it.")
 
     # -- waiting -------------------------------------------------------------------
 
-    def wait(self, watcher):
+    def wait(self, watcher: Any) -> Any:
         """Start ``watcher`` and wait until it fires."""
         return wait_on_watcher(self, watcher)
 
-    def cancel_wait(self, watcher, error, close_watcher=False) -> None:
+    def cancel_wait(self, watcher: Any, error: BaseException, close_watcher: bool = False) -> None:
         """Make the greenlet waiting on the I/O ``watcher`` raise ``error``.
         A no-op if the wait has already ended some other way."""
         cancel_wait(watcher, error)
         if close_watcher:
             watcher.close()
 
-    def join(self, timeout=None) -> bool:
+    def join(self, timeout: float | None = None) -> bool:
         """Wait (from the main greenlet) until the loop has nothing left to do.
         Returns True if it ran out of work, False on timeout."""
         cur = check_can_block(self)
@@ -230,7 +252,7 @@ class Hub(greenlet):
             return True
         return result is not TIMED_OUT
 
-    def destroy(self, destroy_loop=None) -> None:
+    def destroy(self, destroy_loop: bool | None = None) -> None:
         """Stop the hub: kill its thread pool, end the hub greenlet, and forget
         it as this thread's hub. ``destroy_loop`` (default True) also closes
         the loop; pass False to keep the loop for a new hub."""
@@ -251,33 +273,34 @@ class Hub(greenlet):
         if getattr(_tls, "hub", None) is self:
             del _tls.hub
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "dead" if self.dead else ("running" if _getcurrent() is self else "started" if self else "new")
         return f"<Hub at {id(self):#x} {state} thread={self.thread_ident} {self.loop!r}>"
 
 
-def type_name(obj):
+def type_name(obj: object) -> str:
     return type(obj).__name__
 
 
 def get_hub() -> Hub:
     """The calling thread's hub, created on first use."""
     try:
-        return _tls.hub
+        hub: Hub = _tls.hub
+        return hub
     except AttributeError:
         hub = _tls.hub = Hub()
         return hub
 
 
-def get_hub_if_exists():
+def get_hub_if_exists() -> Hub | None:
     return getattr(_tls, "hub", None)
 
 
-def set_hub(hub) -> None:
+def set_hub(hub: Hub) -> None:
     _tls.hub = hub
 
 
-def wait_on_watcher(hub, watcher):
+def wait_on_watcher(hub: Hub, watcher: Any) -> Any:
     """Start ``watcher`` with the current greenlet's switch and wait until it fires."""
     cur = check_can_block(hub)
     watcher.start(cur.switch, watcher)
@@ -324,7 +347,7 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
         raise ValueError(f"seconds must be a number, got {seconds!r} (NaN never expires)")
 
 
-def idle(priority=0) -> None:
+def idle(priority: int = 0) -> None:
     """Wait until the loop has nothing else ready to run."""
     hub = get_hub()
     check_can_block(hub)
@@ -332,7 +355,7 @@ def idle(priority=0) -> None:
     wait_on_watcher(hub, watcher)
 
 
-def reinit(hub=None) -> None:
+def reinit(hub: Hub | None = None) -> None:
     """Prepare the hub for use in a child process after ``fork()``."""
     if hub is None:
         hub = get_hub_if_exists()
@@ -340,7 +363,7 @@ def reinit(hub=None) -> None:
         hub.loop.reinit()
 
 
-def _reinit_after_fork():
+def _reinit_after_fork() -> None:
     # Registered once, here in the core, so that ANY fork (os.fork,
     # multiprocessing, pty.fork) gives the child its own epoll and wakeup fd:
     # an epoll instance is shared across fork, and a child that changed its

@@ -23,9 +23,12 @@ left alone: this acts only when the installed handler is Python's default.
 from __future__ import annotations
 
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import _signal
+if TYPE_CHECKING:   # the stdlib has no stub for _signal; signal has its API
+    import signal as _signal
+else:               # _signal: no enum import at startup
+    import _signal
 
 __all__ = ["install", "uninstall", "handler", "pending", "is_runtime_frame", "ESCALATE_AFTER"]
 

@@ -44,16 +44,21 @@ def check_timeout(timeout: Any) -> float | None:
     if nan:
         raise ValueError(f"timeout must be None or a number of seconds, got {timeout!r} "
                          "(NaN never expires)")
-    return timeout  # type: ignore[no-any-return]
+    seconds: float = timeout
+    return seconds
 
 
 def check_timeout_nonnegative(timeout: Any) -> float | None:
     """``check_timeout`` for the APIs whose stdlib models refuse negative
     timeouts (``queue.Queue``, ``threading.Semaphore``): ValueError."""
-    timeout = check_timeout(timeout)
-    if timeout is not None and timeout < 0:
-        raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
-    return timeout
+    seconds = check_timeout(timeout)
+    if seconds is not None and seconds < 0:
+        raise ValueError(f"timeout must be None or a number of seconds >= 0, got {seconds!r}")
+    return seconds
+
+
+def _unbound() -> None:  # pragma: no cover - never called: _notify_hub guards it
+    raise AssertionError("Linkable._notify_cb called before it was bound to a hub")
 
 
 class Linkable:
@@ -63,7 +68,8 @@ class Linkable:
     to the waiters' hub through its thread-safe wakeup.
     """
 
-    __slots__ = ("_links", "_notify_pending", "hub", "__weakref__")
+    __slots__ = ("_links", "_notify_pending", "hub", "_notify_cb", "_notify_hub", "_notify_ident",
+                 "__weakref__")
 
     #: Stop notifying once ``ready()`` turns false (a semaphore ran out).
     _notify_while_ready = True
@@ -72,6 +78,11 @@ class Linkable:
         self._links: deque[Callable[[Any], Any]] = deque()
         self._notify_pending = False
         self.hub = hub
+        # The hub's prepared schedule of _notify_links, bound at the first
+        # notification from the hub's thread (see _schedule_notify).
+        self._notify_cb: Callable[[], None] = _unbound
+        self._notify_hub: Any = _NONE
+        self._notify_ident: int | None = None
 
     def _get_hub(self) -> Any:
         hub = self.hub
@@ -102,11 +113,18 @@ class Linkable:
         if not self._notify_pending:
             self._notify_pending = True
             hub = self.hub
+            if hub is self._notify_hub and self._notify_ident == _get_ident():
+                self._notify_cb()   # the hot path: no frame, no allocation
+                return
             if hub is None:
                 hub = self.hub = get_hub()
             if hub.thread_ident == _get_ident():
-                # The loop's queue directly (this is the core): a hot path.
-                hub.loop._ready.append((self._notify_links, ()))
+                # Bind the prepared schedule to this hub (again if the hub
+                # changed: after fork, or a Linkable handed to another hub).
+                self._notify_cb = hub.loop.scheduler(self._notify_links)
+                self._notify_hub = hub
+                self._notify_ident = hub.thread_ident
+                self._notify_cb()
             else:  # set()/release() from another OS thread: wake that hub now
                 hub.loop.run_callback_threadsafe(self._notify_links)
 
@@ -170,13 +188,13 @@ class Waiter:
 
     __slots__ = ("hub", "greenlet", "value", "_exception")
 
-    def __init__(self, hub=None):
-        self.hub = get_hub() if hub is None else hub
-        self.greenlet = None
-        self.value = None
-        self._exception = _NONE
+    def __init__(self, hub: Any = None) -> None:
+        self.hub: Any = get_hub() if hub is None else hub
+        self.greenlet: Any = None
+        self.value: Any = None
+        self._exception: Any = _NONE   # _NONE: nothing yet; None: a value; else throw() args
 
-    def clear(self):
+    def clear(self) -> None:
         self.greenlet = None
         self.value = None
         self._exception = _NONE
@@ -188,11 +206,11 @@ class Waiter:
         return self._exception is None
 
     @property
-    def exc_info(self):
+    def exc_info(self) -> Any:
         e = self._exception
         return None if e is _NONE else e
 
-    def switch(self, value=None):
+    def switch(self, value: Any = None) -> None:
         """Wake the waiting greenlet with ``value``; or store it."""
         g = self.greenlet
         if g is None:
@@ -203,10 +221,10 @@ class Waiter:
                 raise AssertionError("Can only use Waiter.switch method from the Hub greenlet")
             g.switch(value)
 
-    def switch_args(self, *args):
+    def switch_args(self, *args: Any) -> None:
         return self.switch(args)
 
-    def throw(self, *throw_args):
+    def throw(self, *throw_args: Any) -> None:
         g = self.greenlet
         if g is None:
             self._exception = throw_args
@@ -215,7 +233,7 @@ class Waiter:
                 raise AssertionError("Can only use Waiter.throw method from the Hub greenlet")
             g.throw(*throw_args)
 
-    def get(self):
+    def get(self) -> Any:
         """Return the value given to ``switch``, or raise what ``throw`` got."""
         e = self._exception
         if e is not _NONE:
@@ -231,12 +249,12 @@ class Waiter:
         finally:
             self.greenlet = None
 
-    def __call__(self, source):
+    def __call__(self, source: Any) -> None:
         if source.exception is None:
             self.switch(source.value)
         else:
             self.throw(source.exception)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "waiting" if self.greenlet is not None else ("ready" if self.ready() else "empty")
         return f"<Waiter at {id(self):#x} {state}>"

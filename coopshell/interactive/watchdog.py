@@ -5,11 +5,11 @@ socket) or computes for seconds stops every other greenlet, and the prompt
 with them. This detector prints one line naming the culprit and where it is.
 
 How it knows, at no cost while idle: the main thread is "idle" while it sits
-in a blocking poll, either the hub's epoll (``Loop._poll`` with a timeout,
-wrapped while the detector runs) or asyncio's selector (the bridge's
-``idle_hooks``). Every return from a poll bumps a heartbeat counter
-(``poll(0)`` between callbacks too, so a greenlet that yields often is not
-"blocked"). One daemon thread, made with the original ``threading``
+in a blocking poll, either the hub's epoll (the loop's ``set_poll_hooks``
+door, set while the detector runs) or asyncio's selector (the bridge's
+``idle_hooks``). Every return from a poll bumps a heartbeat counter (the
+non-blocking polls between callbacks too, so a greenlet that yields often is
+not "blocked"). One daemon thread, made with the original ``threading``
 primitives captured at import, parks on a condition while the main thread is
 idle, and is notified only when the main thread leaves idle while it is
 parked. While the main thread is busy, the thread checks every ``threshold``
@@ -63,6 +63,7 @@ class BlockingDetector:
         self._thread = None
         self._running = False
         self._bridge = None
+        self._previous_hooks = None
         #: Warnings printed so far (for tests and %blocking).
         self.warnings = 0
 
@@ -87,21 +88,7 @@ class BlockingDetector:
         if self._running:
             return
         self._running = True
-        loop = self.hub.loop
-        orig = loop._poll
-        det = self
-
-        def poll(timeout):
-            if timeout == 0:
-                det._beat += 1
-                return orig(0)
-            det._idle = True
-            try:
-                return orig(timeout)
-            finally:
-                det._leave_idle()
-
-        loop._poll = poll
+        self._previous_hooks = self.hub.loop.set_poll_hooks(self._enter_idle, self._leave_idle)
         self.hook_bridge()
         self._thread = _Thread(target=self._watch, name="coopshell-blocking-detector", daemon=True)
         self._thread.start()
@@ -112,8 +99,10 @@ class BlockingDetector:
             return
         self._running = False
         loop = self.hub.loop
-        if "_poll" in loop.__dict__:
-            del loop._poll
+        if loop.poll_hooks == (self._enter_idle, self._leave_idle):
+            previous = self._previous_hooks or (None, None)
+            loop.set_poll_hooks(*previous)
+        self._previous_hooks = None
         b = self._bridge
         if b is not None and b.idle_hooks == (self._enter_idle, self._leave_idle):
             b.idle_hooks = None

@@ -51,6 +51,25 @@ def test_loop_exit_names_what_was_waited_on():
     assert co.spawn(lambda: 4).get() == 4
 
 
+def test_loop_exit_in_another_thread_names_that_thread_not_the_main_greenlet():
+    messages = []
+
+    def in_thread():
+        ev = Event()
+        try:
+            ev.wait()
+        except co.LoopExit as exc:
+            messages.append(str(exc))
+
+    t = threading.Thread(target=in_thread, name="resolver-worker")
+    t.start()
+    t.join(30)
+    assert len(messages) == 1
+    msg = messages[0]
+    assert "the main greenlet of thread 'resolver-worker'" in msg and "Event.wait()" in msg, msg
+    assert "waits in" in msg
+
+
 def test_loop_exit_on_join_of_stuck_greenlet():
     ev = Event()
     g = co.spawn(ev.wait)

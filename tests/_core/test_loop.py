@@ -10,6 +10,7 @@ import pytest
 
 import coopshell as co
 from coopshell import core
+from coopshell._core import loop as loop_module
 from coopshell._core.hub import wait_on_watcher
 
 
@@ -29,6 +30,21 @@ def test_run_callback_fifo_and_stop(loop):
     co.sleep(0)
     co.sleep(0)
     assert got == [1, 3]
+
+
+def test_schedule_doors_order_and_take_back(loop):
+    got = []
+    loop.schedule(got.append, "b")
+    loop.schedule_first(got.append, "a")
+    loop.schedule(got.append, "gone")
+    assert loop.unschedule(got.append, "gone") is True
+    assert loop.unschedule(got.append, "never") is False
+    again = loop.scheduler(got.append, "again")
+    again()
+    again()   # each call schedules once more
+    assert loop.has_pending_work()
+    co.sleep(0)
+    assert got == ["a", "b", "again", "again"]
 
 
 def test_timer_watcher_once_repeat_and_stop(loop):
@@ -269,3 +285,91 @@ def test_signal_watcher_validates():
         loop.signal(0)
     with pytest.raises(ValueError):
         loop.signal(10_000)
+
+
+def _blocking_yielder(iterations, stop, block=0.02):
+    """A greenlet body that blocks the thread (unpatched time.sleep), then
+    yields with sleep(0), counting its iterations, until ``stop`` is set."""
+    def run():
+        while not stop:
+            time.sleep(block)
+            iterations[0] += 1
+            co.sleep(0)
+    return run
+
+
+def _until_the_loop_has_seen_it_block(iterations):
+    # The loop reads the clock after a stride of at most _CHECK_EVERY
+    # callbacks (shorter while they are slow): after that many iterations it
+    # has seen the blocking for sure.
+    while iterations[0] <= loop_module._CHECK_EVERY:
+        co.sleep(0)
+
+
+def test_due_timer_runs_right_after_a_blocking_greenlet_yields(loop):
+    # Before: the drain read the clock every 64 callbacks only, so a greenlet
+    # blocking 20 ms between sleep(0)s kept a due timer out for 64 of its
+    # iterations every time (over a second).
+    iterations = [0]
+    stop = []
+    fired = []
+    g = co.spawn(_blocking_yielder(iterations, stop))
+    try:
+        _until_the_loop_has_seen_it_block(iterations)
+        for i in range(3):
+            armed = iterations[0]
+            loop.add_timer(0.001, lambda: fired.append(iterations[0] - armed))
+            while len(fired) < i + 1:
+                co.sleep(0)
+    finally:
+        stop.append(True)
+        g.join()
+    # Due after the next blocking call at the latest, run right after it.
+    assert max(fired) <= 2, f"the timer waited {fired} blocking iterations"
+
+
+def test_timer_added_while_no_timer_existed_is_not_starved(loop):
+    iterations = [0]
+    stop = []
+    woke_after = []
+    g = co.spawn(_blocking_yielder(iterations, stop))
+
+    def sleeper():
+        started = iterations[0]
+        co.sleep(0.001)
+        woke_after.append(iterations[0] - started)
+
+    try:
+        _until_the_loop_has_seen_it_block(iterations)
+        co.spawn(sleeper).join()
+    finally:
+        stop.append(True)
+        g.join()
+    assert woke_after[0] <= 3, f"sleep(0.001) waited {woke_after[0]} blocking iterations"
+
+
+def test_poll_hooks_see_blocking_polls_and_every_return(loop):
+    calls = []
+    previous = loop.set_poll_hooks(lambda: calls.append("enter"), lambda: calls.append("leave"))
+    try:
+        co.sleep(0.01)               # the loop blocks in its poll until the timer
+        assert calls[:2] == ["enter", "leave"]
+        del calls[:]
+
+        def yielder():               # always ready: the loop polls with timeout 0 only
+            for _ in range(10**7):
+                if "leave" in calls:
+                    break
+                co.sleep(0)
+        co.spawn(yielder).join()
+        assert "leave" in calls and "enter" not in calls
+    finally:
+        loop.set_poll_hooks(*(previous or (None, None)))
+
+
+def test_set_poll_hooks_validates(loop):
+    with pytest.raises(TypeError, match="two callables or two Nones"):
+        loop.set_poll_hooks(print, None)
+    with pytest.raises(TypeError, match="expected a callable, got 3"):
+        loop.set_poll_hooks(3, print)
+    assert loop.poll_hooks is None

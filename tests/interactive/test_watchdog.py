@@ -41,3 +41,24 @@ def test_gil_holding_call_is_reported_after_it_returns():
                      r'.*test_watchdog\.py:\d+ in <lambda> )\(in one call; '
                      r'reported after it returned', text), text
     assert text.count("blocked") == 1, text
+
+
+def test_detector_watches_the_loop_through_its_poll_hooks_and_restores_the_previous_pair():
+    loop = co.get_hub().loop
+    calls = []
+    mine = (lambda: calls.append("enter"), lambda: calls.append("leave"))
+    loop.set_poll_hooks(*mine)
+    try:
+        det = BlockingDetector(threshold=5, stream=io.StringIO())
+        det.start()
+        try:
+            assert loop.poll_hooks == (det._enter_idle, det._leave_idle)
+            beat = det._beat
+            co.sleep(0.01)                  # one blocking poll at least
+            assert det._beat > beat and not det._idle
+        finally:
+            det.stop()
+        assert loop.poll_hooks == mine
+    finally:
+        loop.set_poll_hooks(None, None)
+    assert loop.poll_hooks is None
