@@ -21,7 +21,8 @@ from weakref import ref as _weakref
 
 from greenlet import getcurrent as _getcurrent
 
-from .greenlet import Greenlet, _Worker
+from ._worker import Worker as _Worker
+from .greenlet import Greenlet
 
 __all__ = ["local"]
 
