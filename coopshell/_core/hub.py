@@ -71,7 +71,7 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
     def __init__(self, loop: Loop | None = None) -> None:
         greenlet.__init__(self, parent=_root_greenlet())
         self.loop = loop if loop is not None else self.loop_class()
-        self.loop.handle_error = self.handle_error  # type: ignore[method-assign]  # the hub's policy
+        self.loop.handle_error = self._report_error  # type: ignore[method-assign]  # the hub's policy
         self.thread_ident = _get_ident()
         self._exception_stream: TextIO | None = None
         self._destroyed = False
@@ -110,6 +110,11 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
     @exception_stream.setter
     def exception_stream(self, stream: TextIO | None) -> None:
         self._exception_stream = stream
+
+    def _report_error(self, context: Any, type: type[BaseException] | None,
+                      value: BaseException | None, tb: TracebackType | None) -> None:
+        # Looked up per error: a handle_error set on the instance later counts.
+        self.handle_error(context, type, value, tb)
 
     def handle_error(self, context: Any, type: type[BaseException] | None,
                      value: BaseException | None, tb: TracebackType | None) -> None:

@@ -324,3 +324,25 @@ def test_import_coopshell_stays_light():
     """)
     assert rc == 0, err
     assert "heavy: []" in out
+
+
+def test_handle_error_set_on_the_hub_later_sees_errors_of_raw_greenlets():
+    # gevent.testing replaces handle_error on the hub instance after the hub
+    # exists; the loop must report through whatever the hub has now.
+    import coopshell as co
+    hub = co.get_hub()
+    seen = []
+
+    def mine(context, type, value, tb):
+        seen.append(type)
+
+    hub.handle_error = mine
+    try:
+        def fail():
+            raise ValueError("raw")
+        co.spawn_raw(fail)
+        co.sleep(0)
+        co.sleep(0)
+    finally:
+        del hub.handle_error
+    assert ValueError in seen
