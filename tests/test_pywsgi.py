@@ -18,7 +18,7 @@ from coopshell import socket as cs
 from coopshell.event import Event
 from coopshell.pywsgi import (Environ, LoggingLogAdapter, SecureEnviron, WSGIHandler,
                               WSGIServer, WSGISecureEnviron)
-from helpers.wsgi import Raw, hello, in_thread, request, start
+from helpers.wsgi import Raw, hello, in_thread, request, serve, start  # noqa: F401 (serve: a fixture)
 
 
 def _echo(environ, start_response):
@@ -26,19 +26,6 @@ def _echo(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/octet-stream"),
                               ("X-Method", environ["REQUEST_METHOD"])])
     return [body]
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def _serve(app, **kwargs):
-        srv = start(app, **kwargs)
-        servers.append(srv)
-        return srv
-    yield _serve
-    for srv in servers:
-        srv.stop(timeout=1)
 
 
 # -- real clients ----------------------------------------------------------------------

@@ -12,20 +12,7 @@ import pytest
 import coopshell as co
 from coopshell import pywsgi
 from coopshell.pywsgi import Input, SecureEnviron, WSGIHandler
-from helpers.wsgi import Raw, hello, in_thread, request, start
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def _serve(app, **kwargs):
-        srv = start(app, **kwargs)
-        servers.append(srv)
-        return srv
-    yield _serve
-    for srv in servers:
-        srv.stop(timeout=1)
+from helpers.wsgi import Raw, hello, in_thread, request, serve, start  # noqa: F401 (serve: a fixture)
 
 
 def _read_a(environ, start_response):

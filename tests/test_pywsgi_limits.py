@@ -4,9 +4,8 @@ server keeps serving."""
 
 import pytest
 
-from coopshell import socket as cs
 from coopshell.pywsgi import WSGIHandler
-from helpers.wsgi import Raw, hello, request, start
+from helpers.wsgi import Raw, hello, request, start, trickle_head
 
 
 class Small(WSGIHandler):
@@ -78,16 +77,7 @@ def test_slowloris_is_dropped_after_the_header_timeout():
     s = start(hello, handler_class=Impatient)
     try:
         with Raw(s.address) as c:
-            c.send(b"GET / HTTP/1.1\r\nX-Slow: ")
-            for _ in range(400):            # a byte every 50 ms, until the server answers
-                try:
-                    c.send(b"x")
-                    cs.wait_read(c.sock.fileno(), timeout=0.05)
-                    break
-                except TimeoutError:
-                    continue
-                except (BrokenPipeError, ConnectionResetError):
-                    break
+            trickle_head(c)            # a byte every 50 ms, until the server answers
             resp = c.response()
             assert resp.status == 408 and b"not complete within 0.3 s" in resp.body
             assert c.closed_by_peer()
@@ -164,16 +154,7 @@ def test_default_keep_alive_waits_while_a_head_trickles_gets_408():
         with Raw(s.address) as c:
             c.send(b"GET / HTTP/1.1\r\n\r\n")
             assert c.response().body == b"hello"
-            c.send(b"GET / HTTP/1.1\r\nX-Slow: ")
-            for _ in range(400):
-                try:
-                    c.send(b"x")
-                    cs.wait_read(c.sock.fileno(), timeout=0.05)
-                    break
-                except TimeoutError:
-                    continue
-                except (BrokenPipeError, ConnectionResetError):
-                    break
+            trickle_head(c)            # a byte every 50 ms, until the server answers
             resp = c.response()
             assert resp.status == 408 and c.closed_by_peer()
     finally:

@@ -34,6 +34,16 @@ def _echo(sock, address):
         sock.sendall(data)
 
 
+def _tls_echo(address, ca):
+    """One TLS round trip to an echo server whose certificate ``ca`` issued."""
+    client_ctx = cssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    with cs.create_connection(address) as raw:
+        with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as c:
+            c.sendall(b"tls")
+            assert c.recv(10) == b"tls"
+
+
 def _roundtrip(addr, payload=b"ping"):
     with cs.create_connection(addr) as c:
         c.sendall(payload)
@@ -358,12 +368,7 @@ def test_wrap_socket_and_handle_is_the_tls_entry(tmp_path):
     srv = Recording(("127.0.0.1", 0), _echo, ssl_context=ctx)
     srv.start()
     try:
-        client_ctx = cssl.create_default_context()
-        ca.configure_trust(client_ctx)
-        with cs.create_connection(srv.address) as raw:
-            with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as c:
-                c.sendall(b"tls")
-                assert c.recv(10) == b"tls"
+        _tls_echo(srv.address, ca)
     finally:
         srv.stop()
     assert calls == ["socket"]
@@ -394,12 +399,7 @@ def test_wrap_socket_is_replaceable_and_its_failure_propagates(tmp_path):
     srv.wrap_socket = recording_wrap
     srv.start()
     try:
-        client_ctx = cssl.create_default_context()
-        ca.configure_trust(client_ctx)
-        with cs.create_connection(srv.address) as raw:
-            with client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as c:
-                c.sendall(b"tls")
-                assert c.recv(10) == b"tls"
+        _tls_echo(srv.address, ca)
     finally:
         srv.stop()
     assert wrapped == ["127.0.0.1"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 import coopshell as co
 from coopshell import socket as cs
 from coopshell.pywsgi import WSGIServer
@@ -137,4 +139,32 @@ def hello(environ, start_response):
     return [b"hello"]
 
 
-__all__ = ["start", "in_thread", "Raw", "Response", "request", "hello", "WSGIServer"]
+@pytest.fixture
+def serve():
+    """Start WSGI servers for one test (``serve(app, **kwargs)``) and stop them after it."""
+    servers = []
+
+    def _serve(app, **kwargs):
+        srv = start(app, **kwargs)
+        servers.append(srv)
+        return srv
+    yield _serve
+    for srv in servers:
+        srv.stop(timeout=1)
+
+
+def trickle_head(c, start_line: bytes = b"GET / HTTP/1.1\r\nX-Slow: ") -> None:
+    """Send a request head a byte every 50 ms until the server answers or hangs up."""
+    c.send(start_line)
+    for _ in range(400):
+        try:
+            c.send(b"x")
+            cs.wait_read(c.sock.fileno(), timeout=0.05)
+            return
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+
+__all__ = ["serve", "trickle_head", "start", "in_thread", "Raw", "Response", "request", "hello", "WSGIServer"]
