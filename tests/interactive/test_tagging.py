@@ -258,3 +258,25 @@ def test_piped_shell_with_tag_option(tmp_path):
     r = subprocess.run([sys.executable, "-m", "coopshell"], input=src, text=True,
                        capture_output=True, env=env, timeout=60)
     assert r.stdout.splitlines()[0] == "[piped-bg] from bg", r.stdout
+
+
+# -- the fast paths (the common print shapes) behave as the general one ----------------------
+
+def test_a_name_set_after_the_first_line_shows_on_the_next_line():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    go = Event()
+
+    def worker():
+        print("first", 1, file=s)
+        go.wait()
+        print("second", 2, file=s)          # the name changed meanwhile
+        s.write("one piece\n")
+
+    g = co.spawn(worker)
+    co.sleep(0)
+    g.name = "renamed"
+    go.set()
+    g.join()
+    assert out.getvalue().splitlines() == [
+        f"[#{g.minimal_ident}] first 1", "[renamed] second 2", "[renamed] one piece"]
