@@ -280,3 +280,65 @@ def test_a_name_set_after_the_first_line_shows_on_the_next_line():
     g.join()
     assert out.getvalue().splitlines() == [
         f"[#{g.minimal_ident}] first 1", "[renamed] second 2", "[renamed] one piece"]
+
+
+def test_whole_lines_in_one_piece_get_one_prefix_each():
+    out = io.StringIO()
+    s = TaggedStream(out, dim=True)
+
+    def worker():
+        s.write("")                                   # nothing, and no line opened
+        s.write("one\n")
+        s.write("two\nthree\n")
+        print("four", file=s)
+        s.write("five\nsix")                          # the rest stays open...
+        s.write("\n")                                 # ...until its newline
+
+    _named("w", worker).join()
+    p = "\x1b[2m[w]\x1b[0m "
+    assert out.getvalue() == "".join(f"{p}{w}\n" for w in
+                                     ("one", "two", "three", "four", "five", "six"))
+
+
+def test_a_reused_worker_does_not_continue_the_previous_tasks_line():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    a = _named("a", lambda: s.write("a unfinished"))
+    b = _named("b", lambda: print("b", "line", file=s))
+    co.joinall([a, b])
+    co.sleep(0)
+    assert sorted(out.getvalue().splitlines()) == ["[a] a unfinished", "[b] b line"]
+    assert out.getvalue().endswith("\n")
+
+
+def test_a_line_ended_while_others_wait_lets_them_out_in_order():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    a_started, b_done = Event(), Event()
+
+    def a():
+        print("a1", end=" ", file=s)
+        a_started.set()
+        b_done.wait()
+        print("a2", file=s)                           # ends the line: b's lines follow
+        print("a3", file=s)
+
+    def b():
+        a_started.wait()
+        s.write("b whole\n")                          # held back behind a's line
+        print("b", "printed", file=s)
+        b_done.set()
+
+    co.joinall([_named("a", a), _named("b", b)])
+    assert out.getvalue().splitlines() == ["[a] a1 a2", "[b] b whole", "[b] b printed", "[a] a3"]
+
+
+def test_foreground_lines_stay_bare_between_tagged_ones():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    g = _named("bg", lambda: print("x", 1, file=s))
+    g.join()
+    print("fg", 2, file=s)
+    s.write("fg\nmulti\n")
+    _named("bg2", lambda: print("y", file=s)).join()
+    assert out.getvalue().splitlines() == ["[bg] x 1", "fg 2", "fg", "multi", "[bg2] y"]
