@@ -26,7 +26,9 @@ for all of them (:func:`wanted`).
 
 from __future__ import annotations
 
+import builtins
 import contextvars
+import functools
 import os
 import sys
 from typing import Any, Callable
@@ -291,9 +293,42 @@ class TaggedStream:
         return f"<TaggedStream around {self.inner!r}>"
 
 
+def _make_print(original: Callable[..., None]) -> Callable[..., None]:
+    """``print`` while tagging is on: into a :class:`TaggedStream` it writes
+    the whole text in one ``write`` (one Python call instead of one per
+    argument, separator and end: the per-piece calls were most of tagging's
+    cost); anything else goes to the original ``print`` unchanged."""
+
+    def print(*args: Any, sep: Any = " ", end: Any = "\n", file: Any = None,
+              flush: bool = False) -> None:
+        if file is None:
+            file = sys.stdout
+        if not isinstance(file, TaggedStream):
+            return original(*args, sep=sep, end=end, file=file, flush=flush)
+        if sep is None:
+            sep = " "
+        if end is None:
+            end = "\n"
+        if type(sep) is not str or type(end) is not str:
+            # The original's own error (or a str subclass, written as it would).
+            return original(*args, sep=sep, end=end, file=file, flush=flush)
+        if len(args) == 1:
+            a = args[0]
+            file.write((a if type(a) is str else str(a)) + end)
+        else:
+            file.write(sep.join(map(str, args)) + end)
+        if flush:
+            file.flush()
+        return None
+
+    functools.update_wrapper(print, original)
+    print._coopshell_tagging = True  # type: ignore[attr-defined]
+    return print
+
+
 def enable(*, dim: bool | None = None) -> None:
-    """Wrap ``sys.stdout`` and ``sys.stderr`` (once). ``dim`` defaults to
-    whether stdout is a terminal."""
+    """Wrap ``sys.stdout`` and ``sys.stderr`` (once), and put the one-write
+    ``print`` in builtins. ``dim`` defaults to whether stdout is a terminal."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if isinstance(stream, TaggedStream) or stream is None:
@@ -303,15 +338,21 @@ def enable(*, dim: bool | None = None) -> None:
             isatty = getattr(stream, "isatty", None)
             use_dim = bool(isatty is not None and isatty())
         setattr(sys, name, TaggedStream(stream, dim=use_dim))
+    if not getattr(builtins.print, "_coopshell_tagging", False):
+        builtins.print = _make_print(builtins.print)
 
 
 def disable() -> None:
-    """Unwrap ``sys.stdout`` and ``sys.stderr``, writing out pending lines."""
+    """Unwrap ``sys.stdout`` and ``sys.stderr``, writing out pending lines,
+    and put back the ``print`` that was there (unless someone replaced ours)."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if isinstance(stream, TaggedStream):
             stream.close_lines()
             setattr(sys, name, stream.inner)
+    current = builtins.print
+    if getattr(current, "_coopshell_tagging", False):
+        builtins.print = current.__wrapped__  # type: ignore[attr-defined]
 
 
 def enabled() -> bool:

@@ -342,3 +342,101 @@ def test_foreground_lines_stay_bare_between_tagged_ones():
     s.write("fg\nmulti\n")
     _named("bg2", lambda: print("y", file=s)).join()
     assert out.getvalue().splitlines() == ["[bg] x 1", "fg 2", "fg", "multi", "[bg2] y"]
+
+
+class _CountingStream(io.StringIO):
+    """A StringIO that counts its writes and flushes (a real stream, not a mock)."""
+
+    def __init__(self):
+        super().__init__()
+        self.writes = self.flushes = 0
+
+    def write(self, s):
+        self.writes += 1
+        return super().write(s)
+
+    def flush(self):
+        self.flushes += 1
+        super().flush()
+
+
+def test_print_while_tagging_is_on_writes_each_line_once_with_prints_semantics():
+    import builtins
+
+    original = builtins.print
+    inner = _CountingStream()
+    other = io.StringIO()
+    saved = sys.stdout
+    sys.stdout = inner
+    try:
+        tagging.enable(dim=False)
+        assert builtins.print is not original and builtins.print.__wrapped__ is original
+        tagging.enable(dim=False)                      # once: not wrapped twice
+        assert builtins.print.__wrapped__ is original
+
+        def worker():
+            print("a", 1, None, sep=None, end=None)
+            print("b", 2, sep="-", end="!\n", flush=True)
+            print()
+            print("x", "y", file=other)              # another file: the original print
+            print("multi\nline", 3.5)
+            print("half", end="")
+            print(" rest")
+            try:
+                print("never", sep=1)
+            except TypeError as exc:
+                errors.append(str(exc))
+
+        errors = []
+        _named("w", worker).join()
+        print("fg", "bare")
+        assert inner.getvalue().splitlines() == [
+            "[w] a 1 None", "[w] b-2!", "[w] ", "[w] multi", "[w] line 3.5", "[w] half rest",
+            "fg bare"]
+        assert inner.writes == 6 and inner.flushes >= 1     # one per print that ends lines
+        assert other.getvalue() == "x y\n"
+        assert errors == ["sep must be None or a string, not int"]
+    finally:
+        tagging.disable()
+        sys.stdout = saved
+    assert builtins.print is original
+
+
+def test_disable_leaves_a_print_installed_after_ours_in_place():
+    import builtins
+
+    original = builtins.print
+    saved = sys.stdout
+    sys.stdout = io.StringIO()
+
+    def someone_elses(*args, **kwargs):
+        return original(*args, **kwargs)
+
+    try:
+        tagging.enable(dim=False)
+        builtins.print = someone_elses
+        tagging.disable()
+        assert builtins.print is someone_elses
+    finally:
+        builtins.print = original
+        tagging.disable()
+        sys.stdout = saved
+
+
+def test_a_str_subclass_separator_is_written_as_print_writes_it():
+    import builtins
+
+    class Sep(str):
+        pass
+
+    out = io.StringIO()
+    s = TaggedStream(out)
+    saved = sys.stdout
+    try:
+        sys.stdout = io.StringIO()
+        tagging.enable(dim=False)
+        _named("s", lambda: builtins.print("a", "b", sep=Sep("+"), file=s)).join()
+    finally:
+        tagging.disable()
+        sys.stdout = saved
+    assert out.getvalue() == "[s] a+b\n"
