@@ -16,7 +16,10 @@ The wrapper writes to the stream it wraps from the writer's own greenlet, so
 in Jupyter the text still goes to the cell that spawned the greenlet (held
 back text written out later, from elsewhere, is written in a copy of the
 writer's context, where ipykernel keeps the cell's parent header).
-Tagging off means no wrapper at all: no cost.
+While it is on, ``builtins.print`` joins its text and writes a tagged
+stream once per call (the per-piece ``write`` calls were most of the cost);
+into any other file it is the original ``print``. Tagging off means no
+wrapper and the original ``print``: no cost.
 
 Front ends turn it on with ``%tag on``, or at start from a setting:
 ``coopshell --tag``, ``--CoopKernel.tag=True`` for the kernel,
