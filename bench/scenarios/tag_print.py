@@ -1,5 +1,6 @@
 """Tagged output's cost: 10 greenlets print ``n`` lines in all
-(``print("item", i, "ok")``: six writes each, a ``sleep(0)`` every 10
+(``print("item", i, "ok")``: six writes each untagged, one while tagging
+is on, whose ``print`` joins the text first; a ``sleep(0)`` every 10
 lines), with ``coopshell.interactive.tagging`` off and on, alternating,
 ``reps`` times, into three streams:
 
@@ -10,7 +11,7 @@ lines), with ``coopshell.interactive.tagging`` off and on, alternating,
 - a line-buffered ``TextIOWrapper`` on /dev/null (a script's stdout on a
   terminal);
 - a block-buffered one (the worst case: the C stream costs almost nothing,
-  so the wrapper's Python ``write`` per piece is all there is).
+  so the Python ``print`` and ``write`` of the tagged path are all there is).
 
 Reported: µs per line off and on in the shell, and on ÷ off for each stream.
 Only the coopshell column runs this."""

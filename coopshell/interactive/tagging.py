@@ -16,7 +16,10 @@ The wrapper writes to the stream it wraps from the writer's own greenlet, so
 in Jupyter the text still goes to the cell that spawned the greenlet (held
 back text written out later, from elsewhere, is written in a copy of the
 writer's context, where ipykernel keeps the cell's parent header).
-Tagging off means no wrapper at all: no cost.
+While it is on, ``builtins.print`` joins its text and writes a tagged
+stream once per call (the per-piece ``write`` calls were most of the cost);
+into any other file it is the original ``print``. Tagging off means no
+wrapper and the original ``print``: no cost.
 
 Front ends turn it on with ``%tag on``, or at start from a setting:
 ``coopshell --tag``, ``--CoopKernel.tag=True`` for the kernel,
@@ -26,10 +29,12 @@ for all of them (:func:`wanted`).
 
 from __future__ import annotations
 
+import builtins
 import contextvars
+import functools
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from greenlet import getcurrent as _raw_getcurrent
 
@@ -45,11 +50,29 @@ _DIM = "\x1b[2m"
 _RESET = "\x1b[0m"
 
 
+#: The name property _prefix may cache by: it reads ``_name`` (and the ID).
+_NAME_PROPERTY = Greenlet.__dict__["name"]
+
+
 def tag_of(g: Greenlet) -> str:
     """The short name shown for ``g``: its own name, else ``#`` and its ID."""
     ident = g.minimal_ident
     name = g.name
     return f"#{ident}" if name == f"Greenlet-{ident}" else name
+
+
+class _LineState:
+    """The unfinished line, apart from the stream: the stream class has a
+    ``__getattr__`` (attribute passthrough), which makes every attribute
+    read on it slow; this one's are plain slots (the hot path reads them)."""
+
+    __slots__ = ("owner", "owner_raw", "line", "line_ctx")
+
+    def __init__(self) -> None:
+        self.owner: Any = None        # the Greenlet whose line is unfinished
+        self.owner_raw: Any = None    # the raw greenlet running it, for the hot path
+        self.line: list[str] = []     # that line's pieces so far (prefix in the first)
+        self.line_ctx: Any = None     # the owner's context, to write the line from elsewhere
 
 
 class TaggedStream:
@@ -64,53 +87,85 @@ class TaggedStream:
     an unfinished background line first, never mixing into it).
     """
 
+    #: ``write(s)``: a per-instance function (see :meth:`_make_write`).
+    write: Callable[[str], int]
+
     def __init__(self, inner: Any, *, dim: bool = False):
         self.inner = inner
         self._inner_write = inner.write
         self.dim = dim
-        self._owner: Any = None        # the Greenlet whose line is unfinished
-        self._owner_raw: Any = None    # the raw greenlet running it, for the hot path
-        self._line: list[str] = []     # that line's pieces so far (prefix in the first)
-        self._line_ctx: Any = None     # the owner's context, to write the line from elsewhere
+        self._s = _LineState()
         # greenlet -> [context at the first piece, piece, piece...], held back
         self._partial: dict[Greenlet, list[Any]] = {}
-        self._prefixes: dict[Greenlet, str] = {}   # also: greenlets linked for cleanup
+        # greenlet -> (its _name when the prefix was made, prefix); also: the
+        # greenlets linked for cleanup
+        self._prefixes: dict[Greenlet, tuple[Any, str]] = {}
+        self.write = self._make_write()
 
     def _prefix(self, g: Greenlet) -> str:
-        p = self._prefixes.get(g)
-        if p is None:
-            tag = f"[{tag_of(g)}]"
-            p = f"{_DIM}{tag}{_RESET} " if self.dim else tag + " "
-            self._prefixes[g] = p
+        """``g``'s prefix, made again when its name changed since the last one."""
+        entry = self._prefixes.get(g)
+        # Greenlet.name reads _name; a subclass's own name property is read every time.
+        key = g._name if type(g).name is _NAME_PROPERTY else object()
+        if entry is not None and entry[0] is key:
+            return entry[1]
+        tag = f"[{tag_of(g)}]"
+        p = f"{_DIM}{tag}{_RESET} " if self.dim else tag + " "
+        if entry is None:
             g.rawlink(self._on_finished)
+        self._prefixes[g] = (key, p)
         return p
 
-    def write(self, s: str) -> int:
-        # The hot paths of print() from a background greenlet, inlined: a piece
-        # of the line it owns, the newline that ends it, the first piece of a line.
-        raw = _raw_getcurrent()
-        if raw is self._owner_raw and raw.task is self._owner and type(s) is str:
-            if "\n" not in s:
-                self._line.append(s)
-                return len(s)
-            if s == "\n" and not self._partial:
-                line = self._line
-                line.append(s)
-                self._owner = self._owner_raw = self._line_ctx = None
-                self._line = []
-                self._inner_write("".join(line))
-                return 1
-        elif self._owner is None and type(s) is str and "\n" not in s and s:
-            task = getattr(raw, "task", None)
-            if task is not None:
-                p = self._prefixes.get(task)
-                if p is not None:
-                    self._owner = task
-                    self._owner_raw = raw
-                    self._line = [p + s]
-                    self._line_ctx = _copy_context()
-                    return len(s)
-        return self._write(raw, s)
+    def _make_write(self) -> Callable[[str], int]:
+        """The ``write`` of this stream: a plain function in the instance (no
+        method binding per piece), with the hot paths of ``print`` from a
+        background greenlet inlined: a piece of the line it owns, the piece
+        that ends it, the first piece of a line, and whole lines at a line
+        start. Everything else (the foreground, held-back pieces, other
+        shapes, bad input) goes to :meth:`_write`."""
+        st = self._s
+        getcurrent = _raw_getcurrent
+        copy_context = _copy_context
+        slow = self._write
+        inner_write = self._inner_write
+        prefixes = self._prefixes
+        partial = self._partial
+
+        def write(s: str) -> int:
+            raw = getcurrent()
+            if type(s) is str and s:
+                if raw is st.owner_raw:
+                    if raw.task is st.owner:        # a reused worker: not its line
+                        if "\n" not in s:
+                            st.line.append(s)
+                            return len(s)
+                        if not partial and s[-1] == "\n" and (s == "\n" or s.count("\n") == 1):
+                            line = st.line
+                            line.append(s)
+                            st.owner = st.owner_raw = st.line_ctx = None
+                            st.line = []
+                            inner_write("".join(line))
+                            return len(s)
+                elif st.owner is None:
+                    task = getattr(raw, "task", None)      # none: the main greenlet, the hub
+                    entry = prefixes.get(task)              # type: ignore[arg-type]
+                    if entry is not None and task._name is entry[0]:   # type: ignore[union-attr]
+                        if "\n" not in s:
+                            st.owner = task
+                            st.owner_raw = raw
+                            st.line = [entry[1] + s]
+                            st.line_ctx = copy_context()
+                            return len(s)
+                        if not partial and s[-1] == "\n":
+                            p = entry[1]
+                            if s.count("\n") == 1:
+                                inner_write(p + s)
+                            else:
+                                inner_write(p + s[:-1].replace("\n", "\n" + p) + "\n")
+                            return len(s)
+            return slow(raw, s)
+
+        return write
 
     def _write(self, raw: Any, s: str) -> int:
         if type(s) is not str and not isinstance(s, str):
@@ -124,7 +179,7 @@ class TaggedStream:
                 self._drain()
             return n  # type: ignore[no-any-return]
         g = task
-        owner = self._owner
+        owner = self._s.owner
         if owner is not None and owner is not g:
             buf = self._partial.get(g)
             if buf is None:
@@ -134,7 +189,7 @@ class TaggedStream:
                 buf.append(s)
             return len(s)
         self._emit(g, raw, s)
-        if self._owner is None and self._partial:
+        if self._s.owner is None and self._partial:
             self._drain()
         return len(s)
 
@@ -144,11 +199,11 @@ class TaggedStream:
         if not text:
             return
         prefix = self._prefix(g)
-        if self._owner is g:
-            pieces = self._line
+        if self._s.owner is g:
+            pieces = self._s.line
         else:
             pieces = [prefix]
-            self._line_ctx = _copy_context()
+            self._s.line_ctx = _copy_context()
         *complete, rest = text.split("\n")
         if complete:
             pieces.append(("\n" + prefix).join(complete) + "\n")
@@ -157,21 +212,21 @@ class TaggedStream:
         elif rest:
             pieces.append(rest)
         if pieces:
-            self._owner, self._owner_raw, self._line = g, raw, pieces
-            if self._line_ctx is None:
-                self._line_ctx = _copy_context()
+            self._s.owner, self._s.owner_raw, self._s.line = g, raw, pieces
+            if self._s.line_ctx is None:
+                self._s.line_ctx = _copy_context()
         else:
-            self._owner = self._owner_raw = self._line_ctx = None
-            self._line = []
+            self._s.owner = self._s.owner_raw = self._s.line_ctx = None
+            self._s.line = []
 
     def _end_line(self) -> None:
         """End the owner's unfinished line (written in its context)."""
-        if self._owner is None:
+        if self._s.owner is None:
             return
-        text = "".join(self._line) + "\n"
-        ctx = self._line_ctx
-        self._owner = self._owner_raw = self._line_ctx = None
-        self._line = []
+        text = "".join(self._s.line) + "\n"
+        ctx = self._s.line_ctx
+        self._s.owner = self._s.owner_raw = self._s.line_ctx = None
+        self._s.line = []
         if ctx is None:
             self._inner_write(text)
         else:
@@ -179,14 +234,14 @@ class TaggedStream:
 
     def _drain(self) -> None:
         """The stream is at a line start: write what others held back."""
-        while self._owner is None and self._partial:
+        while self._s.owner is None and self._partial:
             g, buf = next(iter(self._partial.items()))
             del self._partial[g]
             worker = getattr(g, "_worker", None)
             running = worker is not None and getattr(worker, "task", None) is g
             buf[0].run(self._emit, g, worker if running else None, "".join(buf[1:]))
-            if self._owner is g:
-                self._line_ctx = buf[0]
+            if self._s.owner is g:
+                self._s.line_ctx = buf[0]
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -196,13 +251,13 @@ class TaggedStream:
         """Write out what is pending: the caller's own unfinished line as it
         is; someone else's only when others wait behind it (ended, then they
         come out)."""
-        owner = self._owner
+        owner = self._s.owner
         if owner is not None:
             raw = _raw_getcurrent()
             if getattr(raw, "task", None) is owner:
-                if self._line:
-                    self._inner_write("".join(self._line))
-                    self._line = []
+                if self._s.line:
+                    self._inner_write("".join(self._s.line))
+                    self._s.line = []
             elif self._partial:
                 self._end_line()
         if self._partial:
@@ -221,7 +276,7 @@ class TaggedStream:
         self.inner.flush()
 
     def _on_finished(self, g: Greenlet) -> None:
-        if self._owner is g:
+        if self._s.owner is g:
             self._end_line()
         buf = self._partial.pop(g, None)
         if buf is not None:
@@ -229,7 +284,7 @@ class TaggedStream:
             if text and text[-1] != "\n":
                 text += "\n"
             self._partial[g] = [buf[0], text]   # complete now: written when the stream is free
-        if self._owner is None and self._partial:
+        if self._s.owner is None and self._partial:
             self._drain()
         if g not in self._partial:
             self._prefixes.pop(g, None)
@@ -241,9 +296,42 @@ class TaggedStream:
         return f"<TaggedStream around {self.inner!r}>"
 
 
+def _make_print(original: Callable[..., None]) -> Callable[..., None]:
+    """``print`` while tagging is on: into a :class:`TaggedStream` it writes
+    the whole text in one ``write`` (one Python call instead of one per
+    argument, separator and end: the per-piece calls were most of tagging's
+    cost); anything else goes to the original ``print`` unchanged."""
+
+    def print(*args: Any, sep: Any = " ", end: Any = "\n", file: Any = None,
+              flush: bool = False) -> None:
+        if file is None:
+            file = sys.stdout
+        if not isinstance(file, TaggedStream):
+            return original(*args, sep=sep, end=end, file=file, flush=flush)
+        if sep is None:
+            sep = " "
+        if end is None:
+            end = "\n"
+        if type(sep) is not str or type(end) is not str:
+            # The original's own error (or a str subclass, written as it would).
+            return original(*args, sep=sep, end=end, file=file, flush=flush)
+        if len(args) == 1:
+            a = args[0]
+            file.write((a if type(a) is str else str(a)) + end)
+        else:
+            file.write(sep.join(map(str, args)) + end)
+        if flush:
+            file.flush()
+        return None
+
+    functools.update_wrapper(print, original)
+    print._coopshell_tagging = True  # type: ignore[attr-defined]
+    return print
+
+
 def enable(*, dim: bool | None = None) -> None:
-    """Wrap ``sys.stdout`` and ``sys.stderr`` (once). ``dim`` defaults to
-    whether stdout is a terminal."""
+    """Wrap ``sys.stdout`` and ``sys.stderr`` (once), and put the one-write
+    ``print`` in builtins. ``dim`` defaults to whether stdout is a terminal."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if isinstance(stream, TaggedStream) or stream is None:
@@ -253,15 +341,21 @@ def enable(*, dim: bool | None = None) -> None:
             isatty = getattr(stream, "isatty", None)
             use_dim = bool(isatty is not None and isatty())
         setattr(sys, name, TaggedStream(stream, dim=use_dim))
+    if not getattr(builtins.print, "_coopshell_tagging", False):
+        builtins.print = _make_print(builtins.print)
 
 
 def disable() -> None:
-    """Unwrap ``sys.stdout`` and ``sys.stderr``, writing out pending lines."""
+    """Unwrap ``sys.stdout`` and ``sys.stderr``, writing out pending lines,
+    and put back the ``print`` that was there (unless someone replaced ours)."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if isinstance(stream, TaggedStream):
             stream.close_lines()
             setattr(sys, name, stream.inner)
+    current = builtins.print
+    if getattr(current, "_coopshell_tagging", False):
+        builtins.print = current.__wrapped__  # type: ignore[attr-defined]
 
 
 def enabled() -> bool:

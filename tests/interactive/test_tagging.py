@@ -258,3 +258,185 @@ def test_piped_shell_with_tag_option(tmp_path):
     r = subprocess.run([sys.executable, "-m", "coopshell"], input=src, text=True,
                        capture_output=True, env=env, timeout=60)
     assert r.stdout.splitlines()[0] == "[piped-bg] from bg", r.stdout
+
+
+# -- the fast paths (the common print shapes) behave as the general one ----------------------
+
+def test_a_name_set_after_the_first_line_shows_on_the_next_line():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    go = Event()
+
+    def worker():
+        print("first", 1, file=s)
+        go.wait()
+        print("second", 2, file=s)          # the name changed meanwhile
+        s.write("one piece\n")
+
+    g = co.spawn(worker)
+    co.sleep(0)
+    g.name = "renamed"
+    go.set()
+    g.join()
+    assert out.getvalue().splitlines() == [
+        f"[#{g.minimal_ident}] first 1", "[renamed] second 2", "[renamed] one piece"]
+
+
+def test_whole_lines_in_one_piece_get_one_prefix_each():
+    out = io.StringIO()
+    s = TaggedStream(out, dim=True)
+
+    def worker():
+        s.write("")                                   # nothing, and no line opened
+        s.write("one\n")
+        s.write("two\nthree\n")
+        print("four", file=s)
+        s.write("five\nsix")                          # the rest stays open...
+        s.write("\n")                                 # ...until its newline
+
+    _named("w", worker).join()
+    p = "\x1b[2m[w]\x1b[0m "
+    assert out.getvalue() == "".join(f"{p}{w}\n" for w in
+                                     ("one", "two", "three", "four", "five", "six"))
+
+
+def test_a_reused_worker_does_not_continue_the_previous_tasks_line():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    a = _named("a", lambda: s.write("a unfinished"))
+    b = _named("b", lambda: print("b", "line", file=s))
+    co.joinall([a, b])
+    co.sleep(0)
+    assert sorted(out.getvalue().splitlines()) == ["[a] a unfinished", "[b] b line"]
+    assert out.getvalue().endswith("\n")
+
+
+def test_a_line_ended_while_others_wait_lets_them_out_in_order():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    a_started, b_done = Event(), Event()
+
+    def a():
+        print("a1", end=" ", file=s)
+        a_started.set()
+        b_done.wait()
+        print("a2", file=s)                           # ends the line: b's lines follow
+        print("a3", file=s)
+
+    def b():
+        a_started.wait()
+        s.write("b whole\n")                          # held back behind a's line
+        print("b", "printed", file=s)
+        b_done.set()
+
+    co.joinall([_named("a", a), _named("b", b)])
+    assert out.getvalue().splitlines() == ["[a] a1 a2", "[b] b whole", "[b] b printed", "[a] a3"]
+
+
+def test_foreground_lines_stay_bare_between_tagged_ones():
+    out = io.StringIO()
+    s = TaggedStream(out)
+    g = _named("bg", lambda: print("x", 1, file=s))
+    g.join()
+    print("fg", 2, file=s)
+    s.write("fg\nmulti\n")
+    _named("bg2", lambda: print("y", file=s)).join()
+    assert out.getvalue().splitlines() == ["[bg] x 1", "fg 2", "fg", "multi", "[bg2] y"]
+
+
+class _CountingStream(io.StringIO):
+    """A StringIO that counts its writes and flushes (a real stream, not a mock)."""
+
+    def __init__(self):
+        super().__init__()
+        self.writes = self.flushes = 0
+
+    def write(self, s):
+        self.writes += 1
+        return super().write(s)
+
+    def flush(self):
+        self.flushes += 1
+        super().flush()
+
+
+def test_print_while_tagging_is_on_writes_each_line_once_with_prints_semantics():
+    import builtins
+
+    original = builtins.print
+    inner = _CountingStream()
+    other = io.StringIO()
+    saved = sys.stdout
+    sys.stdout = inner
+    try:
+        tagging.enable(dim=False)
+        assert builtins.print is not original and builtins.print.__wrapped__ is original
+        tagging.enable(dim=False)                      # once: not wrapped twice
+        assert builtins.print.__wrapped__ is original
+
+        def worker():
+            print("a", 1, None, sep=None, end=None)
+            print("b", 2, sep="-", end="!\n", flush=True)
+            print()
+            print("x", "y", file=other)              # another file: the original print
+            print("multi\nline", 3.5)
+            print("half", end="")
+            print(" rest")
+            try:
+                print("never", sep=1)
+            except TypeError as exc:
+                errors.append(str(exc))
+
+        errors = []
+        _named("w", worker).join()
+        print("fg", "bare")
+        assert inner.getvalue().splitlines() == [
+            "[w] a 1 None", "[w] b-2!", "[w] ", "[w] multi", "[w] line 3.5", "[w] half rest",
+            "fg bare"]
+        assert inner.writes == 6 and inner.flushes >= 1     # one per print that ends lines
+        assert other.getvalue() == "x y\n"
+        assert errors == ["sep must be None or a string, not int"]
+    finally:
+        tagging.disable()
+        sys.stdout = saved
+    assert builtins.print is original
+
+
+def test_disable_leaves_a_print_installed_after_ours_in_place():
+    import builtins
+
+    original = builtins.print
+    saved = sys.stdout
+    sys.stdout = io.StringIO()
+
+    def someone_elses(*args, **kwargs):
+        return original(*args, **kwargs)
+
+    try:
+        tagging.enable(dim=False)
+        builtins.print = someone_elses
+        tagging.disable()
+        assert builtins.print is someone_elses
+    finally:
+        builtins.print = original
+        tagging.disable()
+        sys.stdout = saved
+
+
+def test_a_str_subclass_separator_is_written_as_print_writes_it():
+    import builtins
+
+    class Sep(str):
+        pass
+
+    out = io.StringIO()
+    s = TaggedStream(out)
+    saved = sys.stdout
+    try:
+        sys.stdout = io.StringIO()
+        tagging.enable(dim=False)
+        _named("s", lambda: builtins.print("a", "b", sep=Sep("+"), file=s)).join()
+    finally:
+        tagging.disable()
+        sys.stdout = saved
+    assert out.getvalue() == "[s] a+b\n"
