@@ -134,6 +134,13 @@ class Linkable:
     def _notify_links(self) -> None:
         self._notify_pending = False
         links = self._links
+        if len(links) == 1 and (not self._notify_while_ready or self.ready()):
+            link = links.popleft()   # one waiter (a ping-pong): the loop below, unrolled
+            try:
+                link(self)
+            except BaseException:
+                self._get_hub().handle_error((link, self), *sys.exc_info())
+            return
         handle_error = None
         check = self._notify_while_ready
         n = len(links)  # links added while notifying wait for the next round
