@@ -247,11 +247,32 @@ class SimpleQueue(_IterateByGet):
         ``timeout`` seconds (forever if None), else raise ``Empty``. With
         ``block=False`` raise ``Empty`` at once. Raises ``ShutDown`` after
         ``shutdown()`` once the queue is empty."""
-        if self.queue and not self.getters and timeout is None:
-            item = self._get_item()
-            if self.putters:
-                self._schedule_unlock()
-            return item
+        q = self.queue
+        if timeout is None:
+            if q and not self.getters:
+                item = self._get_item()
+                if self.putters:
+                    self._schedule_unlock()
+                return item
+            hub = self.hub
+            if block and not q and hub is not None and not self.is_shutdown:
+                cur = _getcurrent()
+                if cur is not hub:
+                    # _get_slow's untimed wait, inline (the hot path of a hand-off)
+                    getters = self.getters
+                    sw = cur.switch
+                    getters.append(sw)
+                    try:
+                        result = hub.switch()
+                    except BaseException:
+                        discard(getters, sw)
+                        raise
+                    if result is self and q:
+                        item = self._get_item()
+                        if self.putters:
+                            self._schedule_unlock()
+                        return item
+                    return self._woken(result, cur, sw, False)
         return self._get_slow(block, timeout, False)
 
     def get_nowait(self) -> Any:
@@ -297,15 +318,22 @@ class SimpleQueue(_IterateByGet):
         getters.append(sw)
         if q:
             self._schedule_unlock()  # items, but others were first: make sure they are served
+        if seconds is None:
+            try:
+                result = hub.switch()
+            except BaseException:
+                discard(getters, sw)
+                raise
+        else:
+            result = _park(hub, cur, getters, sw, seconds)
+        return self._woken(result, cur, sw, peek, seconds)
+
+    def _woken(self, result: Any, cur: Any, sw: Callable[..., Any], peek: bool,
+               seconds: float | None = None) -> Any:
+        """The rest of a get() woken with ``result``: the item, or the error."""
+        q = self.queue
+        getters = self.getters
         while True:
-            if seconds is None:
-                try:
-                    result = hub.switch()
-                except BaseException:
-                    discard(getters, sw)
-                    raise
-            else:
-                result = _park(hub, cur, getters, sw, seconds)
             if result is self:
                 if q:
                     if peek:
@@ -317,6 +345,15 @@ class SimpleQueue(_IterateByGet):
                 if self.is_shutdown:
                     raise ShutDown
                 getters.appendleft(sw)  # pragma: no cover - the notifier never does this
+                hub = self.hub
+                if seconds is None:
+                    try:
+                        result = hub.switch()
+                    except BaseException:
+                        discard(getters, sw)
+                        raise
+                else:
+                    result = _park(hub, cur, getters, sw, seconds)
                 continue
             discard(getters, sw)
             if result is TIMED_OUT:
@@ -358,6 +395,14 @@ class SimpleQueue(_IterateByGet):
         getters = self.getters
         putters = self.putters
         budget = len(getters) + len(putters)
+        if budget == 1 and q and getters:
+            # One getter waiting (a hand-off): the loop below, unrolled.
+            getters.popleft()(self)
+            shut = self.is_shutdown
+            if ((getters and (q or shut))
+                    or (putters and (shut or self._limit < 0 or len(q) < self._limit))):
+                self._schedule_unlock()
+            return
         while True:
             shut = self.is_shutdown
             if getters and (q or shut):
