@@ -173,16 +173,26 @@ class Linkable:
                 result = park(hub, cur, timeout)
         except BaseException as exc:
             discard(links, switch)
-            if isinstance(exc, _GreenletError) and hub.thread_ident != _get_ident():
-                raise InvalidThreadUseError(
-                    f"{self!r} is bound to the hub of thread {hub.thread_ident}, and a greenlet of "
-                    f"thread {_get_ident()} tried to wait on it. Notifying it (set, release) works "
-                    f"from any thread; waiting works only in the thread of its hub: use one "
-                    f"object per thread, or threading's primitives across threads.") from exc
+            self._check_wait_thread(exc, hub)
             raise
         if result is self:
             return True
-        discard(links, switch)
+        return self._woken_by(result, cur, switch)
+
+    def _check_wait_thread(self, exc: BaseException, hub: Any) -> None:
+        """A wait that failed with ``exc``: if the switch into the hub failed
+        because the waiter is in another thread, raise a clear error."""
+        if isinstance(exc, _GreenletError) and hub.thread_ident != _get_ident():
+            raise InvalidThreadUseError(
+                f"{self!r} is bound to the hub of thread {hub.thread_ident}, and a greenlet of "
+                f"thread {_get_ident()} tried to wait on it. Notifying it (set, release) works "
+                f"from any thread; waiting works only in the thread of its hub: use one "
+                f"object per thread, or threading's primitives across threads.") from exc
+
+    def _woken_by(self, result: Any, cur: Any, switch: Callable[[Any], Any]) -> bool:
+        """The end of a wait woken by something else than this object:
+        False for the timeout, else an error."""
+        discard(self._links, switch)
         if result is TIMED_OUT:
             return False
         raise InvalidSwitchError(f"Invalid switch into {cur!r} while it waited on {self!r}: got {result!r}")
