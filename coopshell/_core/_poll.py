@@ -177,10 +177,6 @@ class Poller:
             fd = dirty.pop()
             rec = fds.get(fd)
             if rec is not None:
-                have = rec.registered
-                if have and not rec.stale and have == ((READ if rec.readers else 0)
-                                                       | (WRITE if rec.writers else 0)):
-                    continue   # re-armed as registered (a socket's wait/wake/wait): _apply's no-op
                 self._apply(fd, rec, handle_error)
 
     def _apply(self, fd: int, rec: FdRecord, handle_error: Callable[..., Any]) -> None:
@@ -382,9 +378,7 @@ def wait_io(hub: Any, watcher: IOWatcher, timeout: float | None = None, timeout_
         if ref:
             loop._refs += 1
         waiters.append(watcher)
-        have = rec.registered
-        if rec.stale or have != ((READ if rec.readers else 0) | (WRITE if rec.writers else 0)):
-            io.dirty.add(fd)   # else already registered as wanted: nothing for apply_dirty to do
+        io.dirty.add(fd)
         timer = None
         try:
             if timeout is not None:
