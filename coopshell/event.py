@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core.waiter import Linkable, check_timeout
+from greenlet import getcurrent as _getcurrent
+
+from ._core.waiter import Linkable, check_timeout, discard
 from .timeout import Timeout
 
 __all__ = ["Event", "AsyncResult"]
@@ -53,6 +55,24 @@ class Event(Linkable):
             return True
         if timeout is not None:
             check_timeout(timeout)
+        else:
+            hub = self.hub
+            if hub is not None:
+                cur = _getcurrent()
+                if cur is not hub:
+                    # Linkable._wait's untimed wait, inline (the hot path of a hand-off)
+                    switch = cur.switch
+                    links = self._links
+                    links.append(switch)
+                    try:
+                        result = hub.switch()
+                    except BaseException as exc:
+                        discard(links, switch)
+                        self._check_wait_thread(exc, hub)
+                        raise
+                    if result is self:
+                        return True
+                    return self._woken_by(result, cur, switch) or self._flag
         return self._wait(timeout) or self._flag
 
     def __repr__(self) -> str:

@@ -42,7 +42,9 @@ from greenlet import getcurrent as _getcurrent
 
 from ._core.exceptions import TIMED_OUT, InvalidSwitchError, check_can_block
 from ._core.hub import get_hub
-from ._core.waiter import Linkable, check_timeout_nonnegative as check_timeout, discard, park
+from ._core.waiter import Linkable, check_timeout_nonnegative as check_timeout, discard
+from ._channel import Channel
+from ._queue_wait import IterateByGet as _IterateByGet, park_or_discard as _park, wait_under as _under
 from .timeout import Timeout
 
 _get_ident = threading.get_ident   # the real one: patch_thread makes it per-greenlet
@@ -83,24 +85,6 @@ def _check_maxsize(maxsize: Any, warn_depth: int) -> int | None:
                           DeprecationWarning, stacklevel=warn_depth + 1)
         return None
     return size
-
-
-class _IterateByGet:
-    """Iteration calls ``get()`` until it returns ``StopIteration`` (gevent's
-    convention for ending a consumer loop)."""
-
-    __slots__ = ()
-
-    get: Callable[..., Any]   # the subclass's
-
-    def __iter__(self) -> _IterateByGet:
-        return self
-
-    def __next__(self) -> Any:
-        result = self.get()
-        if result is StopIteration:
-            raise result
-        return result
 
 
 class SimpleQueue(_IterateByGet):
@@ -263,11 +247,32 @@ class SimpleQueue(_IterateByGet):
         ``timeout`` seconds (forever if None), else raise ``Empty``. With
         ``block=False`` raise ``Empty`` at once. Raises ``ShutDown`` after
         ``shutdown()`` once the queue is empty."""
-        if self.queue and not self.getters and timeout is None:
-            item = self._get_item()
-            if self.putters:
-                self._schedule_unlock()
-            return item
+        q = self.queue
+        if timeout is None:
+            if q and not self.getters:
+                item = self._get_item()
+                if self.putters:
+                    self._schedule_unlock()
+                return item
+            hub = self.hub
+            if block and not q and hub is not None and not self.is_shutdown:
+                cur = _getcurrent()
+                if cur is not hub:
+                    # _get_slow's untimed wait, inline (the hot path of a hand-off)
+                    getters = self.getters
+                    sw = cur.switch
+                    getters.append(sw)
+                    try:
+                        result = hub.switch()
+                    except BaseException:
+                        discard(getters, sw)
+                        raise
+                    if result is self and q:
+                        item = self._get_item()
+                        if self.putters:
+                            self._schedule_unlock()
+                        return item
+                    return self._woken(result, cur, sw, False)
         return self._get_slow(block, timeout, False)
 
     def get_nowait(self) -> Any:
@@ -313,15 +318,22 @@ class SimpleQueue(_IterateByGet):
         getters.append(sw)
         if q:
             self._schedule_unlock()  # items, but others were first: make sure they are served
+        if seconds is None:
+            try:
+                result = hub.switch()
+            except BaseException:
+                discard(getters, sw)
+                raise
+        else:
+            result = _park(hub, cur, getters, sw, seconds)
+        return self._woken(result, cur, sw, peek, seconds)
+
+    def _woken(self, result: Any, cur: Any, sw: Callable[..., Any], peek: bool,
+               seconds: float | None = None) -> Any:
+        """The rest of a get() woken with ``result``: the item, or the error."""
+        q = self.queue
+        getters = self.getters
         while True:
-            if seconds is None:
-                try:
-                    result = hub.switch()
-                except BaseException:
-                    discard(getters, sw)
-                    raise
-            else:
-                result = _park(hub, cur, getters, sw, seconds)
             if result is self:
                 if q:
                     if peek:
@@ -333,6 +345,15 @@ class SimpleQueue(_IterateByGet):
                 if self.is_shutdown:
                     raise ShutDown
                 getters.appendleft(sw)  # pragma: no cover - the notifier never does this
+                hub = self.hub
+                if seconds is None:
+                    try:
+                        result = hub.switch()
+                    except BaseException:
+                        discard(getters, sw)
+                        raise
+                else:
+                    result = _park(hub, cur, getters, sw, seconds)
                 continue
             discard(getters, sw)
             if result is TIMED_OUT:
@@ -374,6 +395,14 @@ class SimpleQueue(_IterateByGet):
         getters = self.getters
         putters = self.putters
         budget = len(getters) + len(putters)
+        if budget == 1 and q and getters:
+            # One getter waiting (a hand-off): the loop below, unrolled.
+            getters.popleft()(self)
+            shut = self.is_shutdown
+            if ((getters and (q or shut))
+                    or (putters and (shut or self._limit < 0 or len(q) < self._limit))):
+                self._schedule_unlock()
+            return
         while True:
             shut = self.is_shutdown
             if getters and (q or shut):
@@ -525,212 +554,3 @@ class _AllTasksDone(Linkable):
 
     def ready(self) -> bool:
         return not self._queue.unfinished_tasks
-
-
-class Channel(_IterateByGet):
-    """A rendezvous between greenlets: ``put`` waits until a ``get`` takes
-    the item, ``get`` waits until a ``put`` offers one; nothing is buffered.
-    (gevent's Channel; ``maxsize`` must be 1, as there.)"""
-
-    __slots__ = ("getters", "putters", "hub", "_handoff", "_accepted", "_unlock_pending",
-                 "__weakref__")
-
-    __class_getitem__: ClassVar[Any] = classmethod(types.GenericAlias)
-
-    def __init__(self, maxsize: int = 1) -> None:
-        if maxsize != 1:
-            raise ValueError(f"Channels have a maxsize of 1 (they hold no items), got {maxsize!r}")
-        self.getters: deque[Callable[[Any], Any]] = deque()    # switches of waiting getters
-        self.putters: deque[_Offer] = deque()                  # _Offer of waiting putters
-        self.hub: Any = None
-        self._handoff: deque[Any] = deque()   # items given to getters being woken
-        self._accepted: deque[Callable[[Any], Any]] = deque()  # switches of putters whose item was taken
-        self._unlock_pending = False
-
-    @property
-    def balance(self) -> int:
-        """Waiting putters minus waiting getters."""
-        return len(self.putters) - len(self.getters)
-
-    def qsize(self) -> int:
-        return 0
-
-    def __len__(self) -> int:
-        return 0
-
-    def __bool__(self) -> bool:
-        return True
-
-    def empty(self) -> bool:
-        return True
-
-    def full(self) -> bool:
-        return True
-
-    def put(self, item: Any, block: bool = True, timeout: float | Timeout | None = None) -> None:
-        """Give ``item`` to a getter, waiting up to ``timeout`` seconds for one
-        to take it (``Full`` if none did). With ``block=False`` succeed only
-        if a getter is already waiting."""
-        cur = _getcurrent()
-        hub = self.hub
-        if hub is None:
-            hub = self.hub = get_hub()
-        if not block or cur is hub:
-            if len(self.getters) > len(self._handoff):
-                self._handoff.append(item)
-                if cur is hub:
-                    self.getters.popleft()(self)
-                else:
-                    self._schedule_unlock()
-                return
-            if block:
-                check_can_block(hub, cur)
-            raise Full
-        if timeout is not None:
-            if isinstance(timeout, Timeout):
-                _under(timeout, self.put, item, True, None)
-                return
-            timeout = check_timeout(timeout)
-        offer = _Offer(item, cur.switch)
-        putters = self.putters
-        putters.append(offer)
-        if self.getters:
-            self._schedule_unlock()
-        try:
-            result = _park(hub, cur, putters, offer, timeout)
-        except BaseException:
-            discard(self._accepted, offer.switch)
-            raise
-        if result is self:
-            return
-        discard(putters, offer)
-        if result is TIMED_OUT:
-            try:
-                self._accepted.remove(offer.switch)
-            except ValueError:
-                raise Full from None
-            return  # a getter took the item just before the timer fired
-        raise InvalidSwitchError(f"Invalid switch into {cur!r} in put() on {self!r}: got {result!r}")
-
-    def put_nowait(self, item: Any) -> None:
-        self.put(item, False)
-
-    def get(self, block: bool = True, timeout: float | Timeout | None = None) -> Any:
-        """Take an item from a putter, waiting up to ``timeout`` seconds for
-        one (``Empty`` if none came). With ``block=False`` succeed only if a
-        putter is already waiting."""
-        if not self.getters:
-            if self._handoff:
-                return self._handoff.popleft()
-            if self.putters:
-                offer = self.putters.popleft()
-                self._accepted.append(offer.switch)
-                self._schedule_unlock()
-                return offer.item
-        if not block:
-            raise Empty
-        if isinstance(timeout, Timeout):
-            return _under(timeout, self.get, True, None)
-        cur = _getcurrent()
-        hub = self.hub
-        if hub is None:
-            hub = self.hub = get_hub()
-        if cur is hub:
-            check_can_block(hub, cur)
-        getters = self.getters
-        sw = cur.switch
-        getters.append(sw)
-        if self.putters or self._handoff:
-            self._schedule_unlock()
-        result = _park(hub, cur, getters, sw, timeout)
-        if result is self:
-            return self._handoff.popleft()
-        discard(getters, sw)
-        if result is TIMED_OUT:
-            raise Empty
-        raise InvalidSwitchError(f"Invalid switch into {cur!r} in get() on {self!r}: got {result!r}")
-
-    def get_nowait(self) -> Any:
-        return self.get(False)
-
-    def _schedule_unlock(self) -> None:
-        if not self._unlock_pending:
-            self._unlock_pending = True
-            hub = self.hub
-            if hub is None:
-                hub = self.hub = get_hub()
-            _schedule(hub, self._unlock)
-
-    def _unlock(self) -> None:
-        """In the hub: pair waiting getters with offers, wake them, then
-        wake the putters whose items were taken (bounded like Queue's)."""
-        self._unlock_pending = False
-        getters = self.getters
-        putters = self.putters
-        handoff = self._handoff
-        accepted = self._accepted
-        budget = len(getters) + len(putters) + len(accepted)
-        while budget > 0:
-            budget -= 1
-            if getters and (handoff or putters):
-                if not handoff:
-                    offer = putters.popleft()
-                    handoff.append(offer.item)
-                    accepted.append(offer.switch)
-                getters.popleft()(self)
-            elif accepted:
-                accepted.popleft()(self)
-            else:
-                return
-        if accepted or (getters and (handoff or putters)):
-            self._schedule_unlock()
-
-    def __repr__(self) -> str:
-        parts = ""
-        if self.getters:
-            parts += f" getters[{len(self.getters)}]"
-        if self.putters:
-            parts += f" putters[{len(self.putters)}]"
-        return f"<{type(self).__name__} at {id(self):#x}{parts}>"
-
-
-class _Offer:
-    """A waiting putter's item and wakeup (compared by identity)."""
-
-    __slots__ = ("item", "switch")
-
-    def __init__(self, item: Any, switch: Callable[[Any], Any]) -> None:
-        self.item = item
-        self.switch = switch
-
-
-def _park(hub: Any, cur: Any, waiters: deque[Any], registration: Any, timeout: float | None) -> Any:
-    """``park`` until woken; return what we were switched with. On an
-    exception, remove ``registration`` from ``waiters`` and re-raise."""
-    try:
-        return park(hub, cur, timeout)
-    except BaseException:
-        discard(waiters, registration)
-        raise
-
-
-def _under(timeout: Timeout, func: Callable[..., Any], *args: Any) -> Any:
-    """``func(*args)`` (an untimed wait) under ``timeout``, a ``Timeout``
-    object given as the timeout (gevent accepts one): started if it is not,
-    raised from the wait when it fires, cancelled however the wait ends."""
-    if not timeout.pending:
-        timeout.start()
-    try:
-        return func(*args)
-    finally:
-        timeout.cancel()
-
-
-def _schedule(hub: Any, func: Callable[[], None]) -> None:
-    """Run ``func`` in ``hub`` soon."""
-    # From the hub's own thread a plain schedule; from another OS thread the
-    # hub's thread-safe wakeup, so a waiter there wakes at once.
-    if hub.thread_ident == _get_ident():
-        hub.loop.schedule(func)
-    else:
-        hub.loop.run_callback_threadsafe(func)

@@ -96,3 +96,46 @@ def test_async_result_as_link():
     g2.rawlink(bad)
     with pytest.raises(KeyError):
         bad.get(timeout=1)
+
+
+def test_untimed_wait_from_another_thread_is_a_clear_error():
+    # Event.wait() without a timeout waits inline (not through Linkable._wait):
+    # the same error as a timed wait, and no registration left behind.
+    import threading
+    from coopshell._core.exceptions import InvalidThreadUseError
+    ev = Event()
+    ready, release = threading.Event(), threading.Event()
+
+    def owner():
+        g = co.spawn(ev.wait, 30)   # binds ev to this thread's hub
+        co.sleep(0)
+        ready.set()
+        while not release.is_set():
+            co.sleep(0.005)
+        ev.set()
+        g.join()
+
+    t = threading.Thread(target=owner)
+    t.start()
+    assert ready.wait(60)
+    try:
+        with pytest.raises(InvalidThreadUseError, match="waiting works only in the thread of its hub"):
+            ev.wait()
+        assert ev.linkcount() == 1   # the owner's waiter only
+    finally:
+        release.set()
+        t.join(60)
+    assert not t.is_alive()
+
+
+def test_stray_switch_into_untimed_wait_is_an_error_and_leaves_no_link():
+    from coopshell._core.exceptions import InvalidSwitchError
+    ev = Event()
+    g = co.spawn(ev.wait)
+    co.sleep(0)
+    assert ev.linkcount() == 1
+    co.get_hub().loop.run_callback(g.switch, "not the event")
+    g.join()
+    assert isinstance(g.exception, InvalidSwitchError)
+    assert "not the event" in str(g.exception)
+    assert ev.linkcount() == 0

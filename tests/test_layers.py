@@ -20,7 +20,8 @@ CORE = ["coopshell._core.loop", "coopshell._core.hub", "coopshell._core.waiter",
         "coopshell._core.exceptions", "coopshell._core._timers", "coopshell._core._poll",
         "coopshell._core.sigint"]
 SYNC = ["coopshell.greenlet", "coopshell._worker", "coopshell._wait", "coopshell.timeout",
-        "coopshell.event", "coopshell.lock", "coopshell.queue", "coopshell.pool", "coopshell.local"]
+        "coopshell.event", "coopshell.lock", "coopshell.queue", "coopshell._queue_wait", "coopshell._channel",
+        "coopshell.pool", "coopshell.local"]
 IO = ["coopshell.socket", "coopshell.ssl", "coopshell.select", "coopshell.selectors", "coopshell.os",
       "coopshell.subprocess", "coopshell.threadpool", "coopshell.resolver", "coopshell.server",
       "coopshell.signal", "coopshell.hub", "coopshell.core", "coopshell.pywsgi"]

@@ -155,6 +155,37 @@ def test_kill_waiting_getter_leaves_no_registration():
     assert list(q.queue) == ["x"]  # nobody stole it
 
 
+def test_stray_switch_into_waiting_getter_is_an_error_and_leaves_no_registration():
+    from coopshell._core.exceptions import InvalidSwitchError
+    q = Queue()
+    g = co.spawn(q.get)
+    co.sleep(0)
+    assert len(q.getters) == 1
+    co.get_hub().loop.run_callback(g.switch, "not the queue")
+    g.join()
+    assert isinstance(g.exception, InvalidSwitchError)
+    assert "not the queue" in str(g.exception)
+    assert len(q.getters) == 0
+    q.put("x")
+    co.sleep(0)
+    assert list(q.queue) == ["x"]  # nobody stole it
+
+
+def test_item_taken_out_of_turn_leaves_the_getter_waiting():
+    # A non-blocking get takes the item before the waiting getter's wakeup
+    # runs; the getter keeps waiting (it is not woken to find nothing).
+    q = Queue()
+    g = co.spawn(q.get)
+    co.sleep(0)
+    q.put("a")
+    assert q.get_nowait() == "a"   # takes it out of turn before the wakeup runs
+    co.sleep(0)
+    assert not g.dead and list(q.getters) != []
+    q.put("b")
+    assert g.get(timeout=5) == "b"
+    assert len(q.getters) == 0
+
+
 def test_kill_waiting_putter_leaves_no_registration():
     q = Queue(1)
     q.put(0)

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import select
 import sys
-from typing import TYPE_CHECKING, Any, Callable
 
 from greenlet import getcurrent as _getcurrent
 
 from .exceptions import TIMED_OUT, ConcurrentObjectUseError, check_can_block
 from .watchers import Watcher
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable
     from .loop import Loop
 
 __all__ = ["READ", "WRITE", "FdRecord", "Poller", "IOWatcher", "wait_io", "BACKEND"]

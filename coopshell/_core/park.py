@@ -6,9 +6,11 @@ them without importing ``waiter``, which imports the hub.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .exceptions import TIMED_OUT, check_can_block
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: ``typing`` costs ~9 ms of a cold import
+    from typing import Any
 
 __all__ = ["park", "discard"]
 

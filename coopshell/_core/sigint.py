@@ -23,9 +23,10 @@ left alone: this acts only when the installed handler is Python's default.
 from __future__ import annotations
 
 from types import FrameType
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:   # the stdlib has no stub for _signal; signal has its API
+    from typing import Any
     import signal as _signal
 else:               # _signal: no enum import at startup
     import _signal

@@ -14,13 +14,16 @@ import sys
 import threading
 from collections import deque
 from math import isnan
-from typing import Any, Callable
 
 from greenlet import error as _GreenletError, getcurrent as _getcurrent
 
 from .exceptions import TIMED_OUT, InvalidSwitchError, InvalidThreadUseError, check_can_block
 from .hub import get_hub
 from .park import discard, park
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: ``typing`` costs ~9 ms of a cold import
+    from typing import Any, Callable
 
 __all__ = ["park", "discard", "Waiter", "Linkable", "check_timeout", "check_timeout_nonnegative"]
 
@@ -131,6 +134,13 @@ class Linkable:
     def _notify_links(self) -> None:
         self._notify_pending = False
         links = self._links
+        if len(links) == 1 and (not self._notify_while_ready or self.ready()):
+            link = links.popleft()   # one waiter (a ping-pong): the loop below, unrolled
+            try:
+                link(self)
+            except BaseException:
+                self._get_hub().handle_error((link, self), *sys.exc_info())
+            return
         handle_error = None
         check = self._notify_while_ready
         n = len(links)  # links added while notifying wait for the next round
@@ -163,16 +173,26 @@ class Linkable:
                 result = park(hub, cur, timeout)
         except BaseException as exc:
             discard(links, switch)
-            if isinstance(exc, _GreenletError) and hub.thread_ident != _get_ident():
-                raise InvalidThreadUseError(
-                    f"{self!r} is bound to the hub of thread {hub.thread_ident}, and a greenlet of "
-                    f"thread {_get_ident()} tried to wait on it. Notifying it (set, release) works "
-                    f"from any thread; waiting works only in the thread of its hub: use one "
-                    f"object per thread, or threading's primitives across threads.") from exc
+            self._check_wait_thread(exc, hub)
             raise
         if result is self:
             return True
-        discard(links, switch)
+        return self._woken_by(result, cur, switch)
+
+    def _check_wait_thread(self, exc: BaseException, hub: Any) -> None:
+        """A wait that failed with ``exc``: if the switch into the hub failed
+        because the waiter is in another thread, raise a clear error."""
+        if isinstance(exc, _GreenletError) and hub.thread_ident != _get_ident():
+            raise InvalidThreadUseError(
+                f"{self!r} is bound to the hub of thread {hub.thread_ident}, and a greenlet of "
+                f"thread {_get_ident()} tried to wait on it. Notifying it (set, release) works "
+                f"from any thread; waiting works only in the thread of its hub: use one "
+                f"object per thread, or threading's primitives across threads.") from exc
+
+    def _woken_by(self, result: Any, cur: Any, switch: Callable[[Any], Any]) -> bool:
+        """The end of a wait woken by something else than this object:
+        False for the timeout, else an error."""
+        discard(self._links, switch)
         if result is TIMED_OUT:
             return False
         raise InvalidSwitchError(f"Invalid switch into {cur!r} while it waited on {self!r}: got {result!r}")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import signal as _signal
 import threading
-from typing import TYPE_CHECKING, Any, Callable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable
     from ._timers import TimerHandle
     from .loop import Loop
 
