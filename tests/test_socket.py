@@ -787,3 +787,30 @@ def test_closing_from_another_thread_wakes_the_waiter(listener):
             g.get(timeout=2)
         t.join(2)
         assert info.value.errno == errno.EBADF
+
+
+def test_wait_read_rejects_a_value_switched_into_it():
+    # gevent: a greenlet waiting for an fd wakes only for the fd (or its
+    # timeout, or a close); a stray switch(None) is an InvalidSwitchError.
+    from coopshell._core.exceptions import InvalidSwitchError
+
+    a, b = cs.socketpair()
+    try:
+        def reader():
+            try:
+                cs.wait_read(a.fileno())
+            except InvalidSwitchError as e:
+                return e
+            return "returned"
+
+        g = co.spawn(reader)
+        co.get_hub().loop.run_callback(g.switch, None)
+        result = g.get(timeout=10)
+        assert isinstance(result, AssertionError) and "Invalid switch" in str(result), result
+        # the watcher was released: the fd can be waited on again, and wakes on data
+        b.send(b"x")
+        cs.wait_read(a.fileno(), timeout=10)
+        assert a.recv(1) == b"x"
+    finally:
+        a.close()
+        b.close()

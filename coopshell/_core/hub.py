@@ -333,7 +333,8 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
     except TypeError:
         raise TypeError(f"seconds must be a number, got {seconds!r}") from None
     if positive:
-        park(hub, cur, seconds, ref)
+        if park(hub, cur, seconds, ref) is not TIMED_OUT:
+            _invalid_sleep_switch(cur, seconds)
     elif seconds <= 0:  # negative sleeps yield, as in gevent
         if cur is hub:
             check_can_block(hub, cur)
@@ -350,6 +351,14 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
             raise
     else:
         raise ValueError(f"seconds must be a number, got {seconds!r} (NaN never expires)")
+
+
+def _invalid_sleep_switch(cur: Any, seconds: float) -> None:
+    # Only the sleep's own timer may wake it (a throw, as by kill() or a
+    # Timeout, raises instead of returning): anything else switched in is a bug.
+    raise InvalidSwitchError(
+        f"Invalid switch into {cur!r} while it slept for {seconds!r} s: something called its "
+        f"switch() directly; only the sleep's own timer may wake it")
 
 
 def idle(priority: int = 0) -> None:

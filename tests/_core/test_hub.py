@@ -346,3 +346,22 @@ def test_handle_error_set_on_the_hub_later_sees_errors_of_raw_greenlets():
     finally:
         del hub.handle_error
     assert ValueError in seen
+
+
+def test_sleep_rejects_a_value_switched_into_it():
+    # gevent: only the sleep's own timer may wake it; anything else switched
+    # in is an InvalidSwitchError (an AssertionError), not an early return.
+    from coopshell._core.exceptions import InvalidSwitchError
+
+    def sleeper():
+        try:
+            co.sleep(60)
+        except InvalidSwitchError as e:
+            return e
+        return "returned"
+
+    g = co.spawn(sleeper)
+    co.sleep(0)  # g is now parked in its sleep
+    co.spawn(g.switch, None)
+    result = g.get(timeout=10)
+    assert isinstance(result, AssertionError) and "Invalid switch" in str(result), result
