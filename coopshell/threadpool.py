@@ -33,11 +33,15 @@ from __future__ import annotations
 import _thread
 import concurrent.futures as _cf
 import os as _os
+import sys as _sys
+import threading as _threading
 from collections import deque
 from concurrent.futures import _base as _cf_base
 from threading import Condition as _Condition
 from typing import Any, Callable, Iterable, Iterator
 from weakref import WeakSet, ref as _weakref
+
+from greenlet import greenlet as _RawGreenlet
 
 from ._config import config
 from ._core.exceptions import InvalidThreadUseError
@@ -88,6 +92,9 @@ class _Task:
 class ThreadPool:
     """A pool of at most ``maxsize`` worker threads bound to ``hub`` (default:
     the current thread's hub). ``spawn(func, *args)`` returns an AsyncResult."""
+
+    #: The greenlet class a worker thread runs its tasks in (set below).
+    _WorkerGreenlet: type[_WorkerGreenlet]
 
     def __init__(self, maxsize: int, hub=None):
         self._maxsize = _check_size("maxsize", maxsize)
@@ -363,7 +370,7 @@ class ThreadPool:
     def _start_thread(self) -> None:
         self._nthreads += 1
         try:
-            _start_new_thread(_worker, (_weakref(self), self._gen))
+            _start_new_thread(_worker, (_weakref(self), self._gen, self._WorkerGreenlet))
         except BaseException:
             self._nthreads -= 1
             raise
@@ -379,8 +386,80 @@ class ThreadPool:
             idle.pop().release()
 
 
-def _worker(pool_ref, gen) -> None:
-    """A worker thread's main function. It holds its pool only weakly (and
+def _get_thread_profile() -> Any:
+    """The profile function ``threading.setprofile`` set for new threads."""
+    return _threading.getprofile()
+
+
+def _get_thread_trace() -> Any:
+    """The trace function ``threading.settrace`` set for new threads."""
+    return _threading.gettrace()
+
+
+class _WorkerGreenlet(_RawGreenlet):  # type: ignore[misc]  # greenlet ships no stubs for subclassing
+    """The greenlet a worker thread runs its tasks in (``getcurrent()`` in a
+    task), as in gevent. ``ThreadPool._WorkerGreenlet`` names the class a pool
+    uses, so a subclass can hook ``_before_run_task``/``_after_run_task``.
+
+    Workers are raw threads, which ``threading.setprofile``/``settrace``
+    hooks do not reach: ``_before_run_task`` installs them for the task's
+    duration (read at each task, not at thread start), ``_after_run_task``
+    clears what is left. Neither calls ``sys.set*`` when there is nothing to
+    set or clear (each call is an audit event)."""
+
+    def __init__(self, threadpool: ThreadPool) -> None:
+        _RawGreenlet.__init__(self)
+        self._thread_ident = _get_ident()
+        self._hub = threadpool.hub
+        self._stderr = _sys.stderr
+
+    def run(self, pool_ref: Any, gen: int) -> None:
+        _worker_loop(self, pool_ref, gen)
+
+    def _before_run_task(self, func: Any, *args: Any, _sys: Any = _sys,
+                         _get_thread_profile: Callable[[], Any] = _get_thread_profile,
+                         _get_thread_trace: Callable[[], Any] = _get_thread_trace) -> None:
+        profile = _get_thread_profile()
+        if profile is not None:
+            _sys.setprofile(profile)
+        trace = _get_thread_trace()
+        if trace is not None:
+            _sys.settrace(trace)
+
+    def _after_run_task(self, func: Any, *args: Any, _sys: Any = _sys) -> None:
+        if _sys.getprofile() is not None:
+            _sys.setprofile(None)
+        if _sys.gettrace() is not None:
+            _sys.settrace(None)
+
+    def __repr__(self) -> str:
+        return (f"<ThreadPoolWorker at {id(self):#x} thread_ident={self._thread_ident:#x} "
+                f"threadpool-hub={self._hub!r}>")
+
+
+ThreadPool._WorkerGreenlet = _WorkerGreenlet
+
+
+def _worker(pool_ref, gen, worker_class) -> None:
+    """A worker thread's main function: it runs the loop in a
+    ``worker_class`` greenlet (the pool's ``_WorkerGreenlet``)."""
+    pool = pool_ref()
+    if pool is None:
+        return
+    try:
+        g = worker_class(pool)
+    except BaseException as exc:
+        with pool._mutex:
+            pool._nthreads -= 1
+        print(f"coopshell.threadpool: could not start a worker of {pool!r}: {exc!r}",
+              file=_sys.stderr)
+        return
+    pool = None
+    g.switch(pool_ref, gen)
+
+
+def _worker_loop(g, pool_ref, gen) -> None:
+    """The loop of a worker greenlet ``g``. It holds its pool only weakly (and
     never while parked), so a pool nobody references is collected and its
     ``__del__`` sends the parked threads home."""
     _worker_local.pool = True
@@ -412,12 +491,20 @@ def _worker(pool_ref, gen) -> None:
         if task is None:
             wake.acquire()
             continue
+        func, args, kwargs = task.func, task.args, task.kwargs
         try:
-            task.value = task.func(*task.args, **task.kwargs)
-            task.ok = True
+            # A failing _before_run_task fails this task (its caller gets the
+            # error); the worker stays, so no slot is lost (gevent issue 2207).
+            g._before_run_task(func, args, kwargs, task.result)
+            try:
+                task.value = func(*args, **kwargs)
+                task.ok = True
+            finally:
+                g._after_run_task(func, args, kwargs, task.result)
         except BaseException as exc:  # delivered to the waiter, never printed here
             task.value = exc
             task.ok = False
+        func = args = kwargs = None
         done.append(task)
         task = None
         send()

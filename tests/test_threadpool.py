@@ -286,3 +286,66 @@ print("parent", r.get(), os.waitstatus_to_exitcode(cos.waitpid(pid, 0)[1]))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "parent None 5", out.stderr
+
+
+def test_tasks_run_in_a_worker_greenlet_with_the_threading_profile_and_trace_hooks():
+    # gevent issue 1670: threading.setprofile/settrace reach pool tasks (the
+    # workers are raw threads, which those hooks would otherwise miss), read
+    # per task, and cleared after it.
+    from greenlet import getcurrent
+    from coopshell.threadpool import _WorkerGreenlet
+
+    pool = ThreadPool(1)
+    try:
+        assert pool.apply(lambda: 1) == 1          # the worker thread exists before the hooks
+        seen = []
+
+        def hook(frame, event, arg):
+            seen.append(threading.get_ident())
+            return None
+
+        old_profile, old_trace = threading.getprofile(), threading.gettrace()
+        threading.setprofile(hook)
+        threading.settrace(hook)
+        try:
+            def task():
+                return getcurrent(), sys.getprofile(), sys.gettrace(), threading.get_ident()
+            worker, profile, trace, ident = pool.apply(task)
+            after = pool.apply(lambda: (sys.getprofile(), sys.gettrace()))
+        finally:
+            threading.setprofile(old_profile)
+            threading.settrace(old_trace)
+        assert profile is hook and trace is hook and ident in seen
+        assert isinstance(worker, _WorkerGreenlet) and "ThreadPoolWorker" in repr(worker)
+        assert "hub=" in repr(worker) and worker is not getcurrent()
+        after_no_hooks = pool.apply(lambda: (sys.getprofile(), sys.gettrace()))
+        assert after == (hook, hook) and after_no_hooks == (None, None)
+    finally:
+        pool.kill()
+
+
+def test_a_failing_before_run_task_fails_the_task_and_keeps_the_slot():
+    # gevent issue 2207: each failure must not leak a worker slot.
+    state = {"fail": True}
+
+    class Pool(ThreadPool):
+        class _WorkerGreenlet(ThreadPool._WorkerGreenlet):
+            def _before_run_task(self, *args):
+                if state["fail"]:
+                    raise LookupError("setup failed")
+                ThreadPool._WorkerGreenlet._before_run_task(self, *args)
+
+    pool = Pool(2)
+    try:
+        for _ in range(pool.maxsize + 1):
+            with pytest.raises(LookupError, match="setup failed"):
+                pool.apply(lambda: 1701)
+        queued = [pool.spawn(lambda: 1701) for _ in range(pool.maxsize + 1)]
+        for r in queued:
+            with pytest.raises(LookupError):
+                r.get(timeout=10)
+        state["fail"] = False
+        assert pool.apply(lambda: 1701) == 1701
+        assert pool.join(timeout=10)
+    finally:
+        pool.kill()

@@ -99,6 +99,11 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
     def threadpool(self, pool: Any) -> None:
         self._threadpool = pool
 
+    @threadpool.deleter
+    def threadpool(self) -> None:
+        """Forget the pool (without killing it): the next use makes a new one."""
+        self._threadpool = None
+
     # -- error handling --------------------------------------------------------
 
     @property
@@ -110,6 +115,11 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
     @exception_stream.setter
     def exception_stream(self, stream: TextIO | None) -> None:
         self._exception_stream = stream
+
+    @exception_stream.deleter
+    def exception_stream(self) -> None:
+        """Back to the default, the current sys.stderr."""
+        self._exception_stream = None
 
     def _report_error(self, context: Any, type: type[BaseException] | None,
                       value: BaseException | None, tb: TracebackType | None) -> None:
@@ -265,7 +275,10 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
         pool, self._threadpool = self._threadpool, None
         if pool is not None:
             pool.kill()
-        if _getcurrent() is not self and not self.dead and self:
+        if (_getcurrent() is not self and not self.dead and self
+                and self.thread_ident == _get_ident()):
+            # Another thread's hub greenlet cannot be switched to (gevent
+            # issue 1631: destroying a finished thread's hub from main).
             try:
                 self.throw(HubDestroyed)
             except HubDestroyed:

@@ -365,3 +365,44 @@ def test_sleep_rejects_a_value_switched_into_it():
     co.spawn(g.switch, None)
     result = g.get(timeout=10)
     assert isinstance(result, AssertionError) and "Invalid switch" in str(result), result
+
+
+def test_destroy_from_another_thread_than_the_hubs_own():
+    # gevent issue 1631: a thread's hub, destroyed from the main thread after
+    # that thread ended; its greenlet cannot be switched to from here.
+    box = {}
+
+    def in_thread():
+        g = co.spawn(lambda: 0)
+        g.join()
+        hub = co.get_hub()
+        hub.join()
+        box["hub"] = hub
+
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join()
+    hub = box["hub"]
+    hub.destroy(destroy_loop=True)
+    assert hub.destroyed and hub.loop.closed
+    assert co.get_hub() is not hub
+
+
+def test_del_threadpool_and_exception_stream_reset_them():
+    import coopshell.threadpool  # noqa: F401  (registers the default pool)
+    hub = co.get_hub()
+    pool = hub.threadpool
+    assert hub.threadpool is pool
+    try:
+        assert pool.apply(lambda: 42) == 42
+    finally:
+        pool.kill()
+    del hub.threadpool
+    assert hub._threadpool is None
+    fresh = hub.threadpool
+    assert fresh is not pool and fresh.apply(lambda: 7) == 7
+    stream = io.StringIO()
+    hub.exception_stream = stream
+    assert hub.exception_stream is stream
+    del hub.exception_stream
+    assert hub.exception_stream is __import__("sys").stderr
