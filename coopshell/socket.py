@@ -51,7 +51,7 @@ __dns__ = ["getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", 
 __implements__ = ["socket", "SocketType", "socketpair", "fromfd", "create_connection",
                   "create_server"] + __dns__
 #: Names only coopshell has.
-__extensions__ = ["wait_read", "wait_write", "wait_readwrite", "cancel_wait",
+__extensions__ = ["wait", "wait_read", "wait_write", "wait_readwrite", "cancel_wait",
                   "cancel_wait_ex", "ConcurrentObjectUseError"]
 
 #: Stdlib callables passed through after review: none of them blocks (pure
@@ -181,6 +181,12 @@ class socket(_StdSocket):
 
     def getblocking(self) -> bool:
         return self._timeout != 0.0
+
+    @property
+    def _sock(self) -> socket:
+        """gevent's name for the stdlib socket underneath; this socket is a
+        ``socket.socket`` itself, so it is its own."""
+        return self
 
     @property
     def closed(self) -> bool:
@@ -582,6 +588,20 @@ def _wait_fd(fd, events, timeout, timeout_exc, caller):
     hub = get_hub()
     watcher = hub.loop.io(fd, events)
     wait_io(hub, watcher, timeout, _timed_out if timeout_exc is None else timeout_exc)
+
+
+def wait(io, timeout: float | None = None, timeout_exc=None) -> Any:
+    """gevent's low-level wait: start the watcher ``io`` (from ``loop.io()``)
+    and block until it fires; after ``timeout`` seconds raise ``timeout_exc``
+    (default ``socket.timeout('timed out')``), even while ``io.start()``
+    itself is still running. Prefer ``wait_read``/``wait_write``."""
+    if io.callback is not None:
+        raise ConcurrentObjectUseError(
+            f"This watcher is already used by another greenlet: {io.callback!r}")
+    from .timeout import Timeout
+    exc = _timed_out() if timeout_exc is None else timeout_exc
+    with Timeout._start_new_or_dummy(timeout, exc):
+        return get_hub().wait(io)
 
 
 def wait_read(fileno: int, timeout: float | None = None, timeout_exc=None) -> None:

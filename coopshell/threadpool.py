@@ -279,12 +279,22 @@ class ThreadPool:
         return self._idle_event.wait(timeout)
 
     def kill(self) -> None:
-        """Drop queued tasks (their results get a RuntimeError) and stop all
-        threads; running tasks finish, and their results are still
-        delivered. The pool stays usable: new work starts new threads."""
+        """Stop all threads once the work already given is done, as gevent's
+        ``kill()``: running and queued tasks still run and their results are
+        delivered; then the threads exit. Does not wait. The pool stays
+        usable: new work starts new threads."""
+        self._kill(drop_queued=False)
+
+    def _kill_dropping_queued(self) -> None:
+        """``kill()`` for a hub being destroyed: queued tasks are not started
+        (their results get a RuntimeError); running ones finish."""
+        self._kill(drop_queued=True)
+
+    def _kill(self, drop_queued: bool) -> None:
         with self._mutex:
-            dropped = list(self._tasks)
-            self._tasks.clear()
+            dropped = list(self._tasks) if drop_queued else []
+            if drop_queued:
+                self._tasks.clear()
             self._gen += 1
             # The killed threads no longer count: work submitted from now on
             # starts new ones at once (before, it could queue behind a thread
@@ -294,7 +304,8 @@ class ThreadPool:
             self._nthreads = 0
             self._trim = 0
             self._wake_all_idle()
-        self._fail(dropped, "the thread pool was killed before this task started")
+        if dropped:
+            self._fail(dropped, "the thread pool was killed before this task started")
 
     def _close_when_idle(self) -> None:
         """No new work; threads exit once the queue is empty."""
@@ -471,14 +482,16 @@ def _worker_loop(g, pool_ref, gen) -> None:
             return
         with pool._mutex:
             if gen != pool._gen:          # killed (kill() moved it to _leaving)
-                pool._leaving -= 1
-                return
-            if pool._trim > 0 or pool._nthreads > pool._maxsize:
+                if not pool._tasks:       # ...once the queue is drained
+                    pool._leaving -= 1
+                    return
+                task = pool._tasks.popleft()
+            elif pool._trim > 0 or pool._nthreads > pool._maxsize:
                 if pool._trim > 0:
                     pool._trim -= 1
                 pool._nthreads -= 1
                 return
-            if pool._tasks:
+            elif pool._tasks:
                 task = pool._tasks.popleft()
             elif pool._closing:
                 pool._nthreads -= 1

@@ -814,3 +814,38 @@ def test_wait_read_rejects_a_value_switched_into_it():
     finally:
         a.close()
         b.close()
+
+
+def test_module_wait_on_a_watcher_and_its_timeout():
+    # gevent.socket.wait(io, timeout, timeout_exc): the low-level wait on a
+    # loop watcher; its timeout holds even while io.start() itself blocks.
+    from coopshell._core.loop import READ
+
+    a, b = cs.socketpair()
+    try:
+        watcher = co.get_hub().loop.io(a.fileno(), READ)
+        co.spawn(b.send, b"x")
+        cs.wait(watcher, timeout=10)
+        assert a.recv(1) == b"x"
+        with pytest.raises(std.timeout, match="timed out"):
+            cs.wait(co.get_hub().loop.io(a.fileno(), READ), timeout=0.01)
+
+        class SlowStart:
+            callback = None
+
+            def start(self, *args):
+                co.sleep(60)
+
+        with pytest.raises(LookupError):
+            cs.wait(SlowStart(), timeout=0.01, timeout_exc=LookupError("slow"))
+    finally:
+        a.close()
+        b.close()
+
+
+def test_underscore_sock_is_the_stdlib_socket_underneath():
+    s = cs.socket()
+    try:
+        assert s._sock is s and isinstance(s._sock, std.socket)
+    finally:
+        s.close()

@@ -274,7 +274,8 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
         self._destroyed = True
         pool, self._threadpool = self._threadpool, None
         if pool is not None:
-            pool.kill()
+            # Queued tasks are not started for a hub that is going away.
+            getattr(pool, "_kill_dropping_queued", pool.kill)()
         if (_getcurrent() is not self and not self.dead and self
                 and self.thread_ident == _get_ident()):
             # Another thread's hub greenlet cannot be switched to (gevent
