@@ -284,6 +284,7 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
                 self.throw(HubDestroyed)
             except HubDestroyed:
                 pass
+        self._end_idle_workers()
         if destroy_loop is None:
             destroy_loop = True
         if destroy_loop:
@@ -291,6 +292,22 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
         sigint.uninstall(self)
         if getattr(_tls, "hub", None) is self:
             del _tls.hub
+
+    def _end_idle_workers(self) -> None:
+        # Parked worker greenlets (coopshell.greenlet's reusable runners) wait
+        # in a switch to this hub; left suspended, their frames keep the hub,
+        # the loop and the thread's main greenlet alive after the thread ends
+        # (gevent issue 1601). End them now, in their own thread; the hub is
+        # dead by now, so each one's end comes back here.
+        workers, self.workers = self.workers, []
+        if self.thread_ident != _get_ident() or not self.dead or _getcurrent() is not self.parent:
+            return
+        for w in workers:
+            if not w.dead:
+                try:
+                    w.throw(GreenletExit)
+                except GreenletExit:
+                    pass
 
     def __repr__(self) -> str:
         state = "dead" if self.dead else ("running" if _getcurrent() is self else "started" if self else "new")

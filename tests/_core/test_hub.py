@@ -406,3 +406,27 @@ def test_del_threadpool_and_exception_stream_reset_them():
     assert hub.exception_stream is stream
     del hub.exception_stream
     assert hub.exception_stream is __import__("sys").stderr
+
+
+def test_a_destroyed_hub_of_an_ended_thread_is_collected():
+    # gevent issue 1601: parked worker greenlets kept the hub, its loop and
+    # the thread's main greenlet alive after the thread ended.
+    import gc
+    import weakref
+    refs = []
+
+    def in_thread():
+        co.spawn(lambda: 0).join()
+        hub = co.get_hub()
+        hub.join()
+        refs.append(weakref.ref(hub))
+        refs.append(weakref.ref(hub.loop))
+        hub.destroy(destroy_loop=True)
+
+    for _ in range(3):
+        t = threading.Thread(target=in_thread)
+        t.start()
+        t.join()
+    for _ in range(3):
+        gc.collect()
+    assert len(refs) == 6 and [r() for r in refs] == [None] * 6
