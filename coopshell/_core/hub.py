@@ -68,6 +68,12 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
 
     loop_class = Loop
 
+    #: gevent's blocking-monitor thread of this hub, or None when none runs.
+    #: coopshell has no such per-hub thread (its blocked-hub detector is
+    #: ``coopshell.interactive.watchdog``); the attribute says so to code
+    #: that checks it.
+    periodic_monitoring_thread: Any = None
+
     def __init__(self, loop: Loop | None = None) -> None:
         greenlet.__init__(self, parent=_root_greenlet())
         self.loop = loop if loop is not None else self.loop_class()

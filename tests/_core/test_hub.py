@@ -430,3 +430,8 @@ def test_a_destroyed_hub_of_an_ended_thread_is_collected():
     for _ in range(3):
         gc.collect()
     assert len(refs) == 6 and [r() for r in refs] == [None] * 6
+
+
+def test_periodic_monitoring_thread_is_none_as_none_runs():
+    # gevent code checks `if hub.periodic_monitoring_thread:` before using one.
+    assert Hub.periodic_monitoring_thread is None and co.get_hub().periodic_monitoring_thread is None
