@@ -397,26 +397,16 @@ class ThreadPool:
             idle.pop().release()
 
 
-def _get_thread_profile() -> Any:
-    """The profile function ``threading.setprofile`` set for new threads."""
-    return _threading.getprofile()
-
-
-def _get_thread_trace() -> Any:
-    """The trace function ``threading.settrace`` set for new threads."""
-    return _threading.gettrace()
+_get_thread_profile = _threading.getprofile   # the hooks threading.set* gives new threads
+_get_thread_trace = _threading.gettrace
 
 
 class _WorkerGreenlet(_RawGreenlet):  # type: ignore[misc]  # greenlet ships no stubs for subclassing
-    """The greenlet a worker thread runs its tasks in (``getcurrent()`` in a
-    task), as in gevent. ``ThreadPool._WorkerGreenlet`` names the class a pool
-    uses, so a subclass can hook ``_before_run_task``/``_after_run_task``.
-
-    Workers are raw threads, which ``threading.setprofile``/``settrace``
-    hooks do not reach: ``_before_run_task`` installs them for the task's
-    duration (read at each task, not at thread start), ``_after_run_task``
-    clears what is left. Neither calls ``sys.set*`` when there is nothing to
-    set or clear (each call is an audit event)."""
+    """The greenlet a worker thread runs tasks in, as in gevent (a pool's
+    ``_WorkerGreenlet`` may be a subclass). Raw threads miss
+    ``threading.setprofile``/``settrace``: ``_before_run_task`` installs them
+    per task, ``_after_run_task`` clears them; neither calls ``sys.set*``
+    needlessly (each call is an audit event)."""
 
     def __init__(self, threadpool: ThreadPool) -> None:
         _RawGreenlet.__init__(self)

@@ -849,3 +849,23 @@ def test_underscore_sock_is_the_stdlib_socket_underneath():
         assert s._sock is s and isinstance(s._sock, std.socket)
     finally:
         s.close()
+
+
+def test_an_unref_socket_does_not_keep_the_loop_alive():
+    a, b = cs.socketpair()
+    try:
+        assert a.ref is True
+        a.ref = False
+        assert a.ref is False and a._read_event.ref is False and a._write_event.ref is False
+        g = co.spawn(a.recv, 1)
+        co.sleep(0)                        # g now waits on the unref'd READ watcher
+        assert co.get_hub().join(timeout=30) is True   # the loop ran out of work
+        assert not g.dead
+        a.ref = True                       # from the next wait on (g's wait stays unref'd)
+        b.send(b"x")
+        assert g.get(timeout=30) == b"x"
+        assert co.get_hub().join(timeout=30) is True   # and no reference count was leaked
+        assert a._read_event.ref is True
+    finally:
+        a.close()
+        b.close()
