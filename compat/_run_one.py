@@ -3,8 +3,9 @@
 Runs one gevent test module (``gevent.tests.test__x``) or one example file as
 ``__main__``, in this fresh interpreter. ``alias`` first installs the gevent
 alias and the adaptations (:mod:`compat._alias_boot`); ``control`` runs the
-real gevent untouched. Test modules get ``-v`` so every case prints a line
-the parent can count, even when the file is later killed by the time limit.
+real gevent untouched. Unittest modules get ``-v`` so every case prints a
+line the parent can count, even when the file is later killed by the time
+limit; plain scripts get their argv untouched.
 """
 
 from __future__ import annotations
@@ -38,9 +39,21 @@ def main(argv: list[str]) -> int:
         if spec is None or spec.origin is None:
             print(f"[compat] no module {target!r}", file=sys.stderr)
             return 2
-        sys.argv = [spec.origin, "-v", *rest]
+        sys.argv = [spec.origin, *_verbose(spec.origin), *rest]
         runpy.run_module(target, run_name="__main__", alter_sys=True)
     return 0
+
+
+def _verbose(path: str) -> list[str]:
+    """``["-v"]`` for a unittest module; nothing for a plain script, which
+    may read its own argv (test__issue6 re-runs itself with one argument
+    and exits on any other)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+    except OSError:
+        return ["-v"]
+    return ["-v"] if any(w in source for w in ("unittest", "greentest", "main(")) else []
 
 
 if __name__ == "__main__":

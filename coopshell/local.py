@@ -24,7 +24,7 @@ from greenlet import getcurrent as _getcurrent
 from ._worker import Worker as _Worker
 from .greenlet import Greenlet
 
-__all__ = ["local"]
+__all__ = ["local", "all_local_dicts_for_greenlet"]
 
 _oga = object.__getattribute__
 _osa = object.__setattr__
@@ -39,32 +39,63 @@ class _LocalImpl:
     cannot be reused before either happens.
     """
 
-    __slots__ = ("dicts", "args", "kwargs", "__weakref__")
+    __slots__ = ("dicts", "args", "kwargs", "wrlocal", "__weakref__")
 
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.dicts: dict[int, tuple[Any, dict[str, Any]]] = {}
         self.args = args
         self.kwargs = kwargs
+        self.wrlocal: Any = None   # weakref to the ``local`` (set by local.__new__)
 
     def create_dict(self, key: Any) -> dict[str, Any]:
-        """A new, empty dict for ``key``, cleaned up when ``key`` is done."""
+        """A new, empty dict for ``key``, cleaned up when ``key`` is done;
+        a Greenlet's link is removed again if this local dies first (a
+        running greenlet that makes many locals must not pile up links)."""
         d: dict[str, Any] = {}
         idk = id(key)
-        wrimpl = _weakref(self)
+        is_glet = isinstance(key, Greenlet)
+        linked: list[Any] = []
+
+        def impl_gone(_r: Any) -> None:
+            k = wrkey() if wrkey is not None else None
+            if k is not None and linked:
+                k.unlink(linked.pop())
+
+        wrimpl = _weakref(self, impl_gone) if is_glet else _weakref(self)
 
         def drop(_ignored: Any, idk: int = idk, wrimpl: Any = wrimpl) -> None:
             impl = wrimpl()
             if impl is not None:
-                impl.dicts.pop(idk, None)
+                entry = impl.dicts.pop(idk, None)
+                loc = impl.wrlocal() if impl.wrlocal is not None else None
+                if entry is not None and loc is not None and _get_raw_dict(loc) is entry[1]:
+                    # The finished greenlet's dict is still installed as the
+                    # object's __dict__: let it go now (gevent issue 387).
+                    _set_dict(loc, {})
 
         try:
-            wrkey = _weakref(key, drop)
+            wrkey: Any = _weakref(key, drop)
         except TypeError:  # pragma: no cover - every greenlet type supports weakrefs
             wrkey = None
         self.dicts[idk] = (wrkey, d)
-        if isinstance(key, Greenlet):
+        if is_glet:
+            linked.append(drop)
             key.rawlink(drop)
         return d
+
+
+def all_local_dicts_for_greenlet(greenlet: Any) -> list[tuple[tuple[type, int], dict[str, Any]]]:
+    """Debug helper (gevent's): ``[((type, id), dict), ...]`` for every live
+    ``local`` that has a dict for ``greenlet``. Walks the GC's objects: slow,
+    for inspection only."""
+    import gc
+    result = []
+    for obj in gc.get_objects():
+        if isinstance(obj, local):
+            entry = _oga(obj, "_local__impl").dicts.get(id(greenlet))
+            if entry is not None and entry[0] is not None and entry[0]() is greenlet:
+                result.append(((type(obj), id(obj)), entry[1]))
+    return result
 
 
 def _current_key() -> Any:
@@ -105,6 +136,7 @@ class local:
                             "unless a subclass defines __init__")
         self = object.__new__(cls)
         impl = _LocalImpl(args, kwargs)
+        impl.wrlocal = _weakref(self)
         _osa(self, "_local__impl", impl)
         # The creating greenlet's dict; Python calls __init__ on it next.
         _set_dict(self, impl.create_dict(_current_key()))
@@ -150,3 +182,4 @@ class local:
 
 
 _set_dict = local.__dict__["__dict__"].__set__
+_get_raw_dict = local.__dict__["__dict__"].__get__

@@ -51,7 +51,7 @@ __dns__ = ["getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", 
 __implements__ = ["socket", "SocketType", "socketpair", "fromfd", "create_connection",
                   "create_server"] + __dns__
 #: Names only coopshell has.
-__extensions__ = ["wait_read", "wait_write", "wait_readwrite", "cancel_wait",
+__extensions__ = ["wait", "wait_read", "wait_write", "wait_readwrite", "cancel_wait",
                   "cancel_wait_ex", "ConcurrentObjectUseError"]
 
 #: Stdlib callables passed through after review: none of them blocks (pure
@@ -126,7 +126,8 @@ def _timed_out():
 class socket(_StdSocket):
     """A cooperative ``socket.socket``: blocking calls wait in the hub."""
 
-    __slots__ = ("_timeout", "_hub", "_rw", "_ww")
+    # _unref (set only by ``ref = False``; unset means referenced)
+    __slots__ = ("_timeout", "_hub", "_rw", "_ww", "_unref")
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1,
                  fileno: int | None = None):
@@ -183,6 +184,30 @@ class socket(_StdSocket):
         return self._timeout != 0.0
 
     @property
+    def ref(self) -> bool:
+        """Whether a wait on this socket keeps the loop alive (default True)."""
+        return not getattr(self, "_unref", False)
+
+    @ref.setter
+    def ref(self, value: bool) -> None:
+        self._unref = not value
+        for name in ("_rw", "_ww"):
+            w = getattr(self, name)
+            if w is not None and w._active:  # a wait in progress ends as it began:
+                setattr(self, name, None)    # the next wait gets a new watcher
+            elif w is not None:
+                w.ref = bool(value)
+
+    def _event(self, events: int) -> Any:  # gevent's _read_event/_write_event, made on first use
+        w = self._rw if events == READ else self._ww
+        return w if w is not None and self._hub is get_hub() else self._watcher(events)
+
+    _read_event = property(lambda self: self._event(READ))
+    _write_event = property(lambda self: self._event(WRITE))
+
+    _sock = property(lambda self: self, doc="gevent's stdlib socket underneath: this socket is one itself.")
+
+    @property
     def closed(self) -> bool:
         """True once ``close()`` was called (gevent's property)."""
         return self._closed
@@ -201,6 +226,8 @@ class socket(_StdSocket):
         if fd < 0:
             raise OSError(EBADF, "Bad file descriptor")
         w = hub.loop.io(fd, events)
+        if getattr(self, "_unref", False):
+            w.ref = False
         if events == READ:
             self._rw = w
         else:
@@ -582,6 +609,16 @@ def _wait_fd(fd, events, timeout, timeout_exc, caller):
     hub = get_hub()
     watcher = hub.loop.io(fd, events)
     wait_io(hub, watcher, timeout, _timed_out if timeout_exc is None else timeout_exc)
+
+
+def wait(io, timeout: float | None = None, timeout_exc=None) -> Any:
+    """gevent's low-level wait on the watcher ``io`` until it fires; after
+    ``timeout`` raise ``timeout_exc`` (default ``socket.timeout``)."""
+    if io.callback is not None:
+        raise ConcurrentObjectUseError(f"This watcher is already used by another greenlet: {io.callback!r}")
+    from .timeout import Timeout
+    with Timeout._start_new_or_dummy(timeout, _timed_out() if timeout_exc is None else timeout_exc):
+        return get_hub().wait(io)
 
 
 def wait_read(fileno: int, timeout: float | None = None, timeout_exc=None) -> None:

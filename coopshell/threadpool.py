@@ -33,11 +33,15 @@ from __future__ import annotations
 import _thread
 import concurrent.futures as _cf
 import os as _os
+import sys as _sys
+import threading as _threading
 from collections import deque
 from concurrent.futures import _base as _cf_base
 from threading import Condition as _Condition
 from typing import Any, Callable, Iterable, Iterator
 from weakref import WeakSet, ref as _weakref
+
+from greenlet import greenlet as _RawGreenlet
 
 from ._config import config
 from ._core.exceptions import InvalidThreadUseError
@@ -88,6 +92,9 @@ class _Task:
 class ThreadPool:
     """A pool of at most ``maxsize`` worker threads bound to ``hub`` (default:
     the current thread's hub). ``spawn(func, *args)`` returns an AsyncResult."""
+
+    #: The greenlet class a worker thread runs its tasks in (set below).
+    _WorkerGreenlet: type[_WorkerGreenlet]
 
     def __init__(self, maxsize: int, hub=None):
         self._maxsize = _check_size("maxsize", maxsize)
@@ -272,12 +279,22 @@ class ThreadPool:
         return self._idle_event.wait(timeout)
 
     def kill(self) -> None:
-        """Drop queued tasks (their results get a RuntimeError) and stop all
-        threads; running tasks finish, and their results are still
-        delivered. The pool stays usable: new work starts new threads."""
+        """Stop all threads once the work already given is done, as gevent's
+        ``kill()``: running and queued tasks still run and their results are
+        delivered; then the threads exit. Does not wait. The pool stays
+        usable: new work starts new threads."""
+        self._kill(drop_queued=False)
+
+    def _kill_dropping_queued(self) -> None:
+        """``kill()`` for a hub being destroyed: queued tasks are not started
+        (their results get a RuntimeError); running ones finish."""
+        self._kill(drop_queued=True)
+
+    def _kill(self, drop_queued: bool) -> None:
         with self._mutex:
-            dropped = list(self._tasks)
-            self._tasks.clear()
+            dropped = list(self._tasks) if drop_queued else []
+            if drop_queued:
+                self._tasks.clear()
             self._gen += 1
             # The killed threads no longer count: work submitted from now on
             # starts new ones at once (before, it could queue behind a thread
@@ -287,7 +304,8 @@ class ThreadPool:
             self._nthreads = 0
             self._trim = 0
             self._wake_all_idle()
-        self._fail(dropped, "the thread pool was killed before this task started")
+        if dropped:
+            self._fail(dropped, "the thread pool was killed before this task started")
 
     def _close_when_idle(self) -> None:
         """No new work; threads exit once the queue is empty."""
@@ -363,7 +381,7 @@ class ThreadPool:
     def _start_thread(self) -> None:
         self._nthreads += 1
         try:
-            _start_new_thread(_worker, (_weakref(self), self._gen))
+            _start_new_thread(_worker, (_weakref(self), self._gen, self._WorkerGreenlet))
         except BaseException:
             self._nthreads -= 1
             raise
@@ -379,8 +397,70 @@ class ThreadPool:
             idle.pop().release()
 
 
-def _worker(pool_ref, gen) -> None:
-    """A worker thread's main function. It holds its pool only weakly (and
+_get_thread_profile = _threading.getprofile   # the hooks threading.set* gives new threads
+_get_thread_trace = _threading.gettrace
+
+
+class _WorkerGreenlet(_RawGreenlet):  # type: ignore[misc]  # greenlet ships no stubs for subclassing
+    """The greenlet a worker thread runs tasks in, as in gevent (a pool's
+    ``_WorkerGreenlet`` may be a subclass). Raw threads miss
+    ``threading.setprofile``/``settrace``: ``_before_run_task`` installs them
+    per task, ``_after_run_task`` clears them; neither calls ``sys.set*``
+    needlessly (each call is an audit event)."""
+
+    def __init__(self, threadpool: ThreadPool) -> None:
+        _RawGreenlet.__init__(self)
+        self._thread_ident = _get_ident()
+        self._hub = threadpool.hub
+        self._stderr = _sys.stderr
+
+    def run(self, pool_ref: Any, gen: int) -> None:
+        _worker_loop(self, pool_ref, gen)
+
+    def _before_run_task(self, func: Any, *args: Any, _sys: Any = _sys,
+                         _get_thread_profile: Callable[[], Any] = _get_thread_profile,
+                         _get_thread_trace: Callable[[], Any] = _get_thread_trace) -> None:
+        profile = _get_thread_profile()
+        if profile is not None:
+            _sys.setprofile(profile)
+        trace = _get_thread_trace()
+        if trace is not None:
+            _sys.settrace(trace)
+
+    def _after_run_task(self, func: Any, *args: Any, _sys: Any = _sys) -> None:
+        if _sys.getprofile() is not None:
+            _sys.setprofile(None)
+        if _sys.gettrace() is not None:
+            _sys.settrace(None)
+
+    def __repr__(self) -> str:
+        return (f"<ThreadPoolWorker at {id(self):#x} thread_ident={self._thread_ident:#x} "
+                f"threadpool-hub={self._hub!r}>")
+
+
+ThreadPool._WorkerGreenlet = _WorkerGreenlet
+
+
+def _worker(pool_ref, gen, worker_class) -> None:
+    """A worker thread's main function: it runs the loop in a
+    ``worker_class`` greenlet (the pool's ``_WorkerGreenlet``)."""
+    pool = pool_ref()
+    if pool is None:
+        return
+    try:
+        g = worker_class(pool)
+    except BaseException as exc:
+        with pool._mutex:
+            pool._nthreads -= 1
+        print(f"coopshell.threadpool: could not start a worker of {pool!r}: {exc!r}",
+              file=_sys.stderr)
+        return
+    pool = None
+    g.switch(pool_ref, gen)
+
+
+def _worker_loop(g, pool_ref, gen) -> None:
+    """The loop of a worker greenlet ``g``. It holds its pool only weakly (and
     never while parked), so a pool nobody references is collected and its
     ``__del__`` sends the parked threads home."""
     _worker_local.pool = True
@@ -392,14 +472,16 @@ def _worker(pool_ref, gen) -> None:
             return
         with pool._mutex:
             if gen != pool._gen:          # killed (kill() moved it to _leaving)
-                pool._leaving -= 1
-                return
-            if pool._trim > 0 or pool._nthreads > pool._maxsize:
+                if not pool._tasks:       # ...once the queue is drained
+                    pool._leaving -= 1
+                    return
+                task = pool._tasks.popleft()
+            elif pool._trim > 0 or pool._nthreads > pool._maxsize:
                 if pool._trim > 0:
                     pool._trim -= 1
                 pool._nthreads -= 1
                 return
-            if pool._tasks:
+            elif pool._tasks:
                 task = pool._tasks.popleft()
             elif pool._closing:
                 pool._nthreads -= 1
@@ -412,12 +494,20 @@ def _worker(pool_ref, gen) -> None:
         if task is None:
             wake.acquire()
             continue
+        func, args, kwargs = task.func, task.args, task.kwargs
         try:
-            task.value = task.func(*task.args, **task.kwargs)
-            task.ok = True
+            # A failing _before_run_task fails this task (its caller gets the
+            # error); the worker stays, so no slot is lost (gevent issue 2207).
+            g._before_run_task(func, args, kwargs, task.result)
+            try:
+                task.value = func(*args, **kwargs)
+                task.ok = True
+            finally:
+                g._after_run_task(func, args, kwargs, task.result)
         except BaseException as exc:  # delivered to the waiter, never printed here
             task.value = exc
             task.ok = False
+        func = args = kwargs = None
         done.append(task)
         task = None
         send()

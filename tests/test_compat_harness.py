@@ -133,3 +133,17 @@ def test_report_totals_cap_coopshell_at_the_cases_gevent_runs():
     # the import-time death of test__b loses the 3 cases gevent runs there
     assert [r for r in ranked if r[2] == "ImportError: x"][0][0] == 3
     assert "| test__a | 5 |" in report.render(results, meta)
+
+
+def test_a_plain_script_keeps_its_argv_and_passes_on_exit_0_whatever_it_printed(tmp_path):
+    from compat._run_one import _verbose
+
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nprint('Traceback (most recent call last): expected')\n"
+                      "sys.exit(0 if sys.argv[1:] == [] else 'bad args: %r' % sys.argv)\n")
+    unit = _module(tmp_path)
+    assert _verbose(str(script)) == [] and _verbose(str(unit)) == ["-v"]
+    proc = subprocess.run([sys.executable, str(script), *_verbose(str(script))],
+                          capture_output=True, text=True, timeout=60)
+    counts = parse_unittest(proc.stdout + proc.stderr, returncode=proc.returncode, timed_out=False)
+    assert proc.returncode == 0 and counts.ok and counts.passed == 1

@@ -186,3 +186,58 @@ def test_weakref_and_no_pickle():
     assert weakref.ref(loc)() is loc
     with pytest.raises(TypeError):
         pickle.dumps(loc)
+
+
+class _Sentinel:
+    pass
+
+
+def test_a_finished_greenlets_dict_is_freed_while_the_local_lives():
+    # gevent issue 387: the last greenlet to touch a local must not keep its
+    # dict alive (as the object's installed __dict__) after it finished.
+    import weakref
+    loc = co.local.local()
+    refs = []
+
+    def touch():
+        s = _Sentinel()
+        refs.append(weakref.ref(s))
+        loc.s = s
+
+    gs = [co.spawn(touch) for _ in range(5)]
+    for g in gs:
+        g.join()
+    for _ in range(100):   # the greenlets' links (which drop their dicts) run after join
+        if len(object.__getattribute__(loc, "_local__impl").dicts) == 1:
+            break
+        co.sleep(0)
+    assert len(refs) == 5
+    assert [r() for r in refs] == [None] * 5
+    assert not hasattr(loc, "s")
+
+
+def test_locals_made_and_dropped_in_a_running_greenlet_leave_no_links():
+    # gevent issue 981: a running greenlet making many short-lived locals.
+    def work():
+        g = co.getcurrent()
+        before = len(g._links or ())
+        for _ in range(200):
+            x = co.local.local()
+            x.v = 1
+            x = None
+        return before, len(g._links or ())
+
+    before, after = co.spawn(work).get(timeout=30)
+    assert after == before
+
+
+def test_all_local_dicts_for_greenlet():
+    from coopshell.local import all_local_dicts_for_greenlet
+
+    def run():
+        x = co.local.local()
+        x.foo = 42
+        return id(x), all_local_dicts_for_greenlet(co.getcurrent()), x
+
+    ident, found, keep = co.spawn(run).get(timeout=30)
+    assert found == [((co.local.local, ident), {"foo": 42})]

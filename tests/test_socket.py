@@ -787,3 +787,85 @@ def test_closing_from_another_thread_wakes_the_waiter(listener):
             g.get(timeout=2)
         t.join(2)
         assert info.value.errno == errno.EBADF
+
+
+def test_wait_read_rejects_a_value_switched_into_it():
+    # gevent: a greenlet waiting for an fd wakes only for the fd (or its
+    # timeout, or a close); a stray switch(None) is an InvalidSwitchError.
+    from coopshell._core.exceptions import InvalidSwitchError
+
+    a, b = cs.socketpair()
+    try:
+        def reader():
+            try:
+                cs.wait_read(a.fileno())
+            except InvalidSwitchError as e:
+                return e
+            return "returned"
+
+        g = co.spawn(reader)
+        co.get_hub().loop.run_callback(g.switch, None)
+        result = g.get(timeout=10)
+        assert isinstance(result, AssertionError) and "Invalid switch" in str(result), result
+        # the watcher was released: the fd can be waited on again, and wakes on data
+        b.send(b"x")
+        cs.wait_read(a.fileno(), timeout=10)
+        assert a.recv(1) == b"x"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_module_wait_on_a_watcher_and_its_timeout():
+    # gevent.socket.wait(io, timeout, timeout_exc): the low-level wait on a
+    # loop watcher; its timeout holds even while io.start() itself blocks.
+    from coopshell._core.loop import READ
+
+    a, b = cs.socketpair()
+    try:
+        watcher = co.get_hub().loop.io(a.fileno(), READ)
+        co.spawn(b.send, b"x")
+        cs.wait(watcher, timeout=10)
+        assert a.recv(1) == b"x"
+        with pytest.raises(std.timeout, match="timed out"):
+            cs.wait(co.get_hub().loop.io(a.fileno(), READ), timeout=0.01)
+
+        class SlowStart:
+            callback = None
+
+            def start(self, *args):
+                co.sleep(60)
+
+        with pytest.raises(LookupError):
+            cs.wait(SlowStart(), timeout=0.01, timeout_exc=LookupError("slow"))
+    finally:
+        a.close()
+        b.close()
+
+
+def test_underscore_sock_is_the_stdlib_socket_underneath():
+    s = cs.socket()
+    try:
+        assert s._sock is s and isinstance(s._sock, std.socket)
+    finally:
+        s.close()
+
+
+def test_an_unref_socket_does_not_keep_the_loop_alive():
+    a, b = cs.socketpair()
+    try:
+        assert a.ref is True
+        a.ref = False
+        assert a.ref is False and a._read_event.ref is False and a._write_event.ref is False
+        g = co.spawn(a.recv, 1)
+        co.sleep(0)                        # g now waits on the unref'd READ watcher
+        assert co.get_hub().join(timeout=30) is True   # the loop ran out of work
+        assert not g.dead
+        a.ref = True                       # from the next wait on (g's wait stays unref'd)
+        b.send(b"x")
+        assert g.get(timeout=30) == b"x"
+        assert co.get_hub().join(timeout=30) is True   # and no reference count was leaked
+        assert a._read_event.ref is True
+    finally:
+        a.close()
+        b.close()

@@ -106,3 +106,11 @@ def test_failed_try_acquire_lets_the_holder_run():
     assert g.get(timeout=10) == "got it"
     releaser.join(timeout=10)
     assert tries and releaser.dead
+
+
+def test_start_new_thread_args_default_to_empty_as_in_gevent():
+    ran = []
+    cthread.start_new_thread(lambda: ran.append(1))
+    coopshell.sleep(0)
+    coopshell.sleep(0)
+    assert ran == [1]

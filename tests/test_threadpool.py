@@ -117,14 +117,13 @@ def test_size_maxsize_and_kill():
         co.sleep(0.01)
     assert pool.size == 1
     gate = threading.Event()
-    running = pool.spawn(gate.wait, 5)
-    queued = pool.spawn(lambda: "never")
+    running = pool.spawn(gate.wait, 30)
+    queued = pool.spawn(lambda: "queued")
     co.sleep(0.05)
     pool.kill()
-    with pytest.raises(RuntimeError, match="killed"):
-        queued.get(timeout=5)
     gate.set()
-    assert running.get(timeout=5) is True           # a running task still delivers
+    assert running.get(timeout=30) is True          # a running task still delivers
+    assert queued.get(timeout=30) == "queued"       # and, as in gevent, a queued one runs
     # usable after kill (a bounded wait: once, on 3.10 under parallel load, this
     # result never came; see the stop-8 note)
     assert pool.spawn(lambda: "again").get(timeout=10) == "again"
@@ -286,3 +285,108 @@ print("parent", r.get(), os.waitstatus_to_exitcode(cos.waitpid(pid, 0)[1]))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "parent None 5", out.stderr
+
+
+def test_tasks_run_in_a_worker_greenlet_with_the_threading_profile_and_trace_hooks():
+    # gevent issue 1670: threading.setprofile/settrace reach pool tasks (the
+    # workers are raw threads, which those hooks would otherwise miss), read
+    # per task, and cleared after it.
+    from greenlet import getcurrent
+    from coopshell.threadpool import _WorkerGreenlet
+
+    pool = ThreadPool(1)
+    try:
+        assert pool.apply(lambda: 1) == 1          # the worker thread exists before the hooks
+        seen = []
+
+        def hook(frame, event, arg):
+            seen.append(threading.get_ident())
+            return None
+
+        old_profile, old_trace = threading.getprofile(), threading.gettrace()
+        threading.setprofile(hook)
+        threading.settrace(hook)
+        try:
+            def task():
+                return getcurrent(), sys.getprofile(), sys.gettrace(), threading.get_ident()
+            worker, profile, trace, ident = pool.apply(task)
+            after = pool.apply(lambda: (sys.getprofile(), sys.gettrace()))
+        finally:
+            threading.setprofile(old_profile)
+            threading.settrace(old_trace)
+        assert profile is hook and trace is hook and ident in seen
+        assert isinstance(worker, _WorkerGreenlet) and "ThreadPoolWorker" in repr(worker)
+        assert "hub=" in repr(worker) and worker is not getcurrent()
+        after_no_hooks = pool.apply(lambda: (sys.getprofile(), sys.gettrace()))
+        assert after == (hook, hook) and after_no_hooks == (None, None)
+    finally:
+        pool.kill()
+
+
+def test_a_failing_before_run_task_fails_the_task_and_keeps_the_slot():
+    # gevent issue 2207: each failure must not leak a worker slot.
+    state = {"fail": True}
+
+    class Pool(ThreadPool):
+        class _WorkerGreenlet(ThreadPool._WorkerGreenlet):
+            def _before_run_task(self, *args):
+                if state["fail"]:
+                    raise LookupError("setup failed")
+                ThreadPool._WorkerGreenlet._before_run_task(self, *args)
+
+    pool = Pool(2)
+    try:
+        for _ in range(pool.maxsize + 1):
+            with pytest.raises(LookupError, match="setup failed"):
+                pool.apply(lambda: 1701)
+        queued = [pool.spawn(lambda: 1701) for _ in range(pool.maxsize + 1)]
+        for r in queued:
+            with pytest.raises(LookupError):
+                r.get(timeout=10)
+        state["fail"] = False
+        assert pool.apply(lambda: 1701) == 1701
+        assert pool.join(timeout=10)
+    finally:
+        pool.kill()
+
+
+def test_kill_lets_queued_tasks_run_and_hub_destroy_drops_them():
+    # gevent's kill(): the work already given (running and queued) completes,
+    # then the threads exit. A hub being destroyed does not start queued work.
+    from coopshell._core.hub import Hub
+    pool = ThreadPool(2)
+    gate = threading.Event()
+    running = [pool.spawn(gate.wait, 30) for _ in range(2)]
+    queued = [pool.spawn(lambda i=i: i) for i in range(6)]
+    pool.kill()
+    gate.set()
+    assert [r.get(timeout=30) for r in running] == [True, True]
+    assert [q.get(timeout=30) for q in queued] == list(range(6))
+    assert pool.join(timeout=30)
+
+    box = {}
+
+    def in_thread():
+        hub = co.get_hub()
+        tp = hub.threadpool
+        started, gate2 = threading.Event(), threading.Event()
+
+        def busy():
+            started.set()
+            return gate2.wait(30)
+
+        rs = [tp.spawn(busy) for _ in range(tp.maxsize)]
+        q = tp.spawn(lambda: "never")
+        assert started.wait(30)
+        hub.destroy(destroy_loop=False)
+        gate2.set()
+        box["queued"] = q
+        box["hub"] = hub
+        del rs
+
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join(60)
+    assert isinstance(box["hub"], Hub) and box["hub"].destroyed
+    q = box["queued"]
+    assert q.ready() and isinstance(q.exception, RuntimeError) and "killed" in str(q.exception)

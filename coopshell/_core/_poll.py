@@ -23,7 +23,7 @@ import sys
 
 from greenlet import getcurrent as _getcurrent
 
-from .exceptions import TIMED_OUT, ConcurrentObjectUseError, check_can_block
+from .exceptions import TIMED_OUT, ConcurrentObjectUseError, InvalidSwitchError, check_can_block
 from .watchers import Watcher
 
 TYPE_CHECKING = False
@@ -328,6 +328,11 @@ class IOWatcher(Watcher):
         return f"{super().__repr__()[:-1]} fd={self.fd} events={ev}>"
 
 
+# What a watcher's wake-up switches in: its callback is the greenlet's bare
+# switch, called with no arguments (the empty tuple is a singleton).
+_WOKEN: tuple[()] = ()
+
+
 def wait_io(hub: Any, watcher: IOWatcher, timeout: float | None = None, timeout_exc: Any = None) -> None:
     """Park the current greenlet until ``watcher`` fires.
 
@@ -398,11 +403,15 @@ def wait_io(hub: Any, watcher: IOWatcher, timeout: float | None = None, timeout_
             watcher.callback = None
             if timer is not None:
                 timer.cancel()
-    if result is TIMED_OUT and timer is not None:
-        if timeout_exc is None:
-            raise TimeoutError("timed out")
-        if isinstance(timeout_exc, BaseException):
-            raise timeout_exc
-        raise timeout_exc()
+    if result is not _WOKEN:
+        if result is TIMED_OUT and timer is not None:
+            if timeout_exc is None:
+                raise TimeoutError("timed out")
+            if isinstance(timeout_exc, BaseException):
+                raise timeout_exc
+            raise timeout_exc()
+        raise InvalidSwitchError(
+            f"Invalid switch into {cur!r} while it waited on {watcher!r}: got {result!r} "
+            f"(something called its switch() directly; only the fd being ready may wake it)")
     if watcher._error is not None:
         raise watcher._error

@@ -71,6 +71,12 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
 
     loop_class = Loop
 
+    #: gevent's blocking-monitor thread of this hub, or None when none runs.
+    #: coopshell has no such per-hub thread (its blocked-hub detector is
+    #: ``coopshell.interactive.watchdog``); the attribute says so to code
+    #: that checks it.
+    periodic_monitoring_thread: Any = None
+
     def __init__(self, loop: Loop | None = None) -> None:
         greenlet.__init__(self, parent=_root_greenlet())
         self.loop = loop if loop is not None else self.loop_class()
@@ -102,6 +108,11 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
     def threadpool(self, pool: Any) -> None:
         self._threadpool = pool
 
+    @threadpool.deleter
+    def threadpool(self) -> None:
+        """Forget the pool (without killing it): the next use makes a new one."""
+        self._threadpool = None
+
     # -- error handling --------------------------------------------------------
 
     @property
@@ -113,6 +124,11 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
     @exception_stream.setter
     def exception_stream(self, stream: TextIO | None) -> None:
         self._exception_stream = stream
+
+    @exception_stream.deleter
+    def exception_stream(self) -> None:
+        """Back to the default, the current sys.stderr."""
+        self._exception_stream = None
 
     def _report_error(self, context: Any, type: type[BaseException] | None,
                       value: BaseException | None, tb: TracebackType | None) -> None:
@@ -267,12 +283,17 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
         self._destroyed = True
         pool, self._threadpool = self._threadpool, None
         if pool is not None:
-            pool.kill()
-        if _getcurrent() is not self and not self.dead and self:
+            # Queued tasks are not started for a hub that is going away.
+            getattr(pool, "_kill_dropping_queued", pool.kill)()
+        if (_getcurrent() is not self and not self.dead and self
+                and self.thread_ident == _get_ident()):
+            # Another thread's hub greenlet cannot be switched to (gevent
+            # issue 1631: destroying a finished thread's hub from main).
             try:
                 self.throw(HubDestroyed)
             except HubDestroyed:
                 pass
+        self._end_idle_workers()
         if destroy_loop is None:
             destroy_loop = True
         if destroy_loop:
@@ -280,6 +301,22 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
         sigint.uninstall(self)
         if getattr(_tls, "hub", None) is self:
             del _tls.hub
+
+    def _end_idle_workers(self) -> None:
+        # Parked worker greenlets (coopshell.greenlet's reusable runners) wait
+        # in a switch to this hub; left suspended, their frames keep the hub,
+        # the loop and the thread's main greenlet alive after the thread ends
+        # (gevent issue 1601). End them now, in their own thread; the hub is
+        # dead by now, so each one's end comes back here.
+        workers, self.workers = self.workers, []
+        if self.thread_ident != _get_ident() or not self.dead or _getcurrent() is not self.parent:
+            return
+        for w in workers:
+            if not w.dead:
+                try:
+                    w.throw(GreenletExit)
+                except GreenletExit:
+                    pass
 
     def __repr__(self) -> str:
         state = "dead" if self.dead else ("running" if _getcurrent() is self else "started" if self else "new")
@@ -352,7 +389,8 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
     except TypeError:
         raise TypeError(f"seconds must be a number, got {seconds!r}") from None
     if positive:
-        park(hub, cur, seconds, ref)
+        if park(hub, cur, seconds, ref) is not TIMED_OUT:
+            _invalid_sleep_switch(cur, seconds)
     elif seconds <= 0:  # negative sleeps yield, as in gevent
         if cur is hub:
             check_can_block(hub, cur)
@@ -374,6 +412,14 @@ def _yield(hub: Hub, cur: Any) -> None:
         except ValueError:
             pass
         raise
+
+
+def _invalid_sleep_switch(cur: Any, seconds: float) -> None:
+    # Only the sleep's own timer may wake it (a throw, as by kill() or a
+    # Timeout, raises instead of returning): anything else switched in is a bug.
+    raise InvalidSwitchError(
+        f"Invalid switch into {cur!r} while it slept for {seconds!r} s: something called its "
+        f"switch() directly; only the sleep's own timer may wake it")
 
 
 def idle(priority: int = 0) -> None:

@@ -150,8 +150,9 @@ class LockType(Linkable):
 allocate_lock = LockType
 
 
-def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: dict | None = None) -> int:
-    """Run ``function(*args, **kwargs)`` in a new greenlet; returns its ident."""
+def start_new_thread(function: Callable[..., Any], args: tuple = (), kwargs: dict | None = None) -> int:
+    """Run ``function(*args, **kwargs)`` in a new greenlet; returns its ident
+    (``args`` defaults to ``()``, as in gevent)."""
     if not callable(function):
         raise TypeError(f"first arg must be callable, got {function!r}")
     if not isinstance(args, tuple):

@@ -346,3 +346,92 @@ def test_handle_error_set_on_the_hub_later_sees_errors_of_raw_greenlets():
     finally:
         del hub.handle_error
     assert ValueError in seen
+
+
+def test_sleep_rejects_a_value_switched_into_it():
+    # gevent: only the sleep's own timer may wake it; anything else switched
+    # in is an InvalidSwitchError (an AssertionError), not an early return.
+    from coopshell._core.exceptions import InvalidSwitchError
+
+    def sleeper():
+        try:
+            co.sleep(60)
+        except InvalidSwitchError as e:
+            return e
+        return "returned"
+
+    g = co.spawn(sleeper)
+    co.sleep(0)  # g is now parked in its sleep
+    co.spawn(g.switch, None)
+    result = g.get(timeout=10)
+    assert isinstance(result, AssertionError) and "Invalid switch" in str(result), result
+
+
+def test_destroy_from_another_thread_than_the_hubs_own():
+    # gevent issue 1631: a thread's hub, destroyed from the main thread after
+    # that thread ended; its greenlet cannot be switched to from here.
+    box = {}
+
+    def in_thread():
+        g = co.spawn(lambda: 0)
+        g.join()
+        hub = co.get_hub()
+        hub.join()
+        box["hub"] = hub
+
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join()
+    hub = box["hub"]
+    hub.destroy(destroy_loop=True)
+    assert hub.destroyed and hub.loop.closed
+    assert co.get_hub() is not hub
+
+
+def test_del_threadpool_and_exception_stream_reset_them():
+    import coopshell.threadpool  # noqa: F401  (registers the default pool)
+    hub = co.get_hub()
+    pool = hub.threadpool
+    assert hub.threadpool is pool
+    try:
+        assert pool.apply(lambda: 42) == 42
+    finally:
+        pool.kill()
+    del hub.threadpool
+    assert hub._threadpool is None
+    fresh = hub.threadpool
+    assert fresh is not pool and fresh.apply(lambda: 7) == 7
+    stream = io.StringIO()
+    hub.exception_stream = stream
+    assert hub.exception_stream is stream
+    del hub.exception_stream
+    assert hub.exception_stream is __import__("sys").stderr
+
+
+def test_a_destroyed_hub_of_an_ended_thread_is_collected():
+    # gevent issue 1601: parked worker greenlets kept the hub, its loop and
+    # the thread's main greenlet alive after the thread ended.
+    import gc
+    import weakref
+    refs = []
+
+    def in_thread():
+        co.spawn(lambda: 0).join()
+        hub = co.get_hub()
+        hub.join()
+        refs.append(weakref.ref(hub))
+        refs.append(weakref.ref(hub.loop))
+        hub.destroy(destroy_loop=True)
+
+    for _ in range(3):
+        t = threading.Thread(target=in_thread)
+        t.start()
+        t.join()
+    for _ in range(3):
+        gc.collect()
+    assert len(refs) == 6 and [r() for r in refs] == [None] * 6
+
+
+def test_periodic_monitoring_thread_is_none_as_none_runs():
+    # gevent code checks `if hub.periodic_monitoring_thread:` before using one.
+    assert Hub.periodic_monitoring_thread is None and co.get_hub().periodic_monitoring_thread is None
