@@ -48,7 +48,7 @@ from .report import PatchReport, StaleReference
 from .stale import fix_references_now, stale_references
 from .state import (MonkeyPatchError, MonkeyPatchWarning, check_name, get_original,
                     is_interactive)
-from .state import saved as _saved_state
+from .state import SETTINGS_KEY, saved as _saved_state
 from .unpatching import unpatch, unpatch_all
 
 __all__ = [
@@ -82,7 +82,7 @@ def is_object_patched(mod_name: str, item_name: str) -> bool:
 
 def is_anything_patched() -> bool:
     """True if any stdlib module has patched attributes."""
-    return any(_saved_state.values())
+    return any(v for k, v in _saved_state.items() if k != SETTINGS_KEY)
 
 
 #: The saved originals, live, as gevent's ``monkey.saved``: ``{module: {name:
