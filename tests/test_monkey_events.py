@@ -72,3 +72,30 @@ def test_patch_all_events_kwargs_and_warnings():
     assert out["events_on_repeat"] == 0
     assert out["settings_recorded"] is True
     assert out["anything_after_unpatch"] is False
+
+
+def test_module_lock_imported_before_patching_becomes_a_greenlet_lock():
+    """concurrent.futures.thread imported first: its _global_shutdown_lock
+    (taken by submit, and by its at-fork hook) becomes a greenlet lock, and
+    unpatching puts the native one back (gevent's issue 1865)."""
+    script = textwrap.dedent("""
+        import json
+        import concurrent.futures.thread as cft
+        native = cft._global_shutdown_lock
+        from coopshell import monkey
+        from coopshell._monkey.thread import LockType
+        report = monkey.patch_all(warn=False)
+        out = {"green": isinstance(cft._global_shutdown_lock, LockType),
+               "reported": report.patched.get("concurrent.futures.thread")}
+        with cft.ThreadPoolExecutor(2) as pool:
+            out["works"] = list(pool.map(abs, [-1, -2]))
+        monkey.unpatch_all()
+        out["restored"] = cft._global_shutdown_lock is native
+        print(json.dumps(out))
+    """)
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", script], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"green": True, "reported": ["_global_shutdown_lock"], "works": [1, 2],
+                   "restored": True}

@@ -258,8 +258,11 @@ def patch_thread(threading: bool = True, _threading_local: bool = True, Event: b
     ident; threads already running keep working, and a real OS thread that
     waits on a greenlet lock blocks for real. ``logging`` swaps the (unheld)
     locks of the logging module and its handlers for greenlet locks.
-    ``Event`` and ``existing_locks`` are accepted for gevent compatibility:
-    ``threading.Event`` is built on the patched ``Condition``."""
+    ``existing_locks`` swaps the module-level locks of modules imported
+    before patching (``concurrent.futures.thread._global_shutdown_lock``)
+    for greenlet locks, when nobody holds them. ``Event`` is accepted for
+    gevent compatibility: ``threading.Event`` is built on the patched
+    ``Condition``."""
     state.check_thread()
     row = ROWS["thread"]
     source = _source(row)
@@ -276,9 +279,37 @@ def patch_thread(threading: bool = True, _threading_local: bool = True, Event: b
                                           "stays per real thread, shared by greenlets")
     if threading and "threading" in report.patched:
         _green_main_tstate_lock(source)
+    if existing_locks:
+        _swap_module_locks(report, source)
     if logging and "logging" in sys.modules:
         _swap_logging_locks(report)
     return _done(report)
+
+
+#: module-level native locks of stdlib modules that greenlets take, by module
+_MODULE_LOCKS = {"concurrent.futures.thread": ("_global_shutdown_lock",)}
+
+
+def _swap_module_locks(report: PatchReport, source: types.ModuleType) -> None:
+    """Give modules imported before patching greenlet locks in place of
+    their module-level native ones (saved for unpatching). Left as they are,
+    a greenlet that holds one (``ThreadPoolExecutor.submit``) while another
+    forks hangs the process: the module's at-fork hook blocks the one
+    thread on it."""
+    for mod_name, names in _MODULE_LOCKS.items():
+        module = sys.modules.get(mod_name)
+        if module is None:
+            continue
+        for name in names:
+            old = getattr(module, name, None)
+            if old is None or isinstance(old, source.LockType):
+                continue
+            if not old.acquire(False):
+                report.warnings.append(f"{mod_name}.{name} is held; left a native lock")
+                continue
+            old.release()
+            state.set_item(module, name, source.LockType())
+            report.patched.setdefault(mod_name, []).append(name)
 
 
 def _green_main_tstate_lock(source: types.ModuleType) -> None:
