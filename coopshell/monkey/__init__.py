@@ -24,7 +24,10 @@ Differs from gevent:
   shell) ``patch_all()`` leaves ``threading`` (and ``queue``) alone unless
   ``thread=True`` is passed: the front end's own threads need real locks.
 - Patching from a thread other than the main thread raises
-  :class:`MonkeyPatchError`; unknown patch names raise ``TypeError``.
+  :class:`MonkeyPatchError`; a misspelt patch name raises ``TypeError``,
+  other extra keywords go to the patch events (gevent's plugin arguments).
+- Warnings are issued at once as :class:`MonkeyPatchWarning` (gevent's
+  behaviour), except in an interactive session, where the report shows them.
 
 Run a program fully patched before its own imports::
 
