@@ -75,6 +75,12 @@ class Event(Linkable):
                     return self._woken_by(result, cur, switch) or self._flag
         return self._wait(timeout) or self._flag
 
+    def _at_fork_reinit(self) -> None:
+        """``threading``'s after-fork hook, when ``threading.Event`` is this
+        class (gevent's idiom): in the child the waiters were the parent's
+        greenlets, so they go; the flag stays, as with ``threading.Event``."""
+        Linkable.__init__(self)
+
     def __repr__(self) -> str:
         return f"<Event at {id(self):#x} {'set' if self._flag else 'unset'} _links[{len(self._links)}]>"
 

@@ -49,6 +49,15 @@ _get_blocking, _set_blocking = _os.get_blocking, _os.set_blocking
 _close = _os.close
 
 
+def _fd_identity(fd: int) -> tuple[int, int] | None:
+    """What ``fd`` names (device, inode), or None if it is not open."""
+    try:
+        st = _os.fstat(fd)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 class FileObjectClosed(OSError):
     """Raised when a closed ``FileObject`` is used (gevent's name)."""
 
@@ -156,6 +165,7 @@ class _GreenFD(WriteallMixin, _io.RawIOBase):
         self._readable, self._writable = descriptor.readable, descriptor.writable
         self.name = fd
         self.mode = descriptor.mode
+        self._identity = _fd_identity(fd)      # to notice the number reused by another file
         self._was_blocking = _get_blocking(fd)
         if self._was_blocking:
             _set_blocking(fd, False)
@@ -260,17 +270,29 @@ class _GreenFD(WriteallMixin, _io.RawIOBase):
             self._wait(WRITE)
 
     def close(self) -> None:
+        """Close the fd (if ``closefd``). If the fd was closed behind this
+        object's back and its number now names another file (a later
+        ``os.pipe()``, ``open()``, socket), that file is left alone and
+        OSError(EBADF) says so: closing it, or cancelling its waiters,
+        would break whoever owns it now (late closes from a finalizer are
+        the usual way)."""
         if self.closed:
             return
+        fd = self._fd
+        reused = (self._closefd and self._keep_alive is None
+                  and _fd_identity(fd) not in (None, self._identity))
         try:
             super().close()           # flushes nothing: raw; marks closed
         finally:
-            fd, self._fd = self._fd, -1
+            self._fd = -1
             hub = self._hub
             self._drop_watchers()
+            keep, self._keep_alive = self._keep_alive, None
+            if reused:
+                raise OSError(_EBADF, f"fd {fd} was closed behind this FileObject's back and "
+                                      f"now names another file; that file is left open")
             if hub is not None and hub.loop.thread_ident == _get_ident() and not hub.loop.closed:
                 hub.loop.closing_fd(fd)
-            keep, self._keep_alive = self._keep_alive, None
             if self._closefd:
                 if keep is not None and callable(getattr(keep, "close", None)):
                     keep.close()

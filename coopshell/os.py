@@ -26,6 +26,7 @@ Extensions (gevent's names): ``make_nonblocking``, ``nb_read``, ``nb_write``,
 
 from __future__ import annotations
 
+import errno as _errno
 import os as _os
 import signal as _signal
 from typing import Any, Callable
@@ -80,23 +81,37 @@ def make_nonblocking(fd: int) -> bool:
 def nb_read(fd: int, n: int) -> bytes:
     """Read up to ``n`` bytes from a non-blocking ``fd``, waiting cooperatively
     while it has nothing (EAGAIN)."""
-    while True:
-        try:
-            return _read(fd, n)
-        except BlockingIOError:
-            pass
-        wait_fd(fd, READ)
+    return _nb_io(_read, fd, n, READ)
 
 
 def nb_write(fd: int, data: bytes) -> int:
     """Write to a non-blocking ``fd``, waiting cooperatively while it is full;
     returns the number of bytes written (maybe fewer than ``len(data)``)."""
-    while True:
-        try:
-            return _write(fd, data)
-        except BlockingIOError:
-            pass
-        wait_fd(fd, WRITE)
+    return _nb_io(_write, fd, data, WRITE)
+
+
+def _nb_io(func: Callable[[int, Any], Any], fd: int, arg: Any, events: int) -> Any:
+    """Call ``func(fd, arg)`` until it does not say "try again" (EAGAIN or
+    EINTR), waiting for ``fd`` in between on one watcher, which is closed
+    however the call ends (a result or an error)."""
+    hub = watcher = None
+    try:
+        while True:
+            try:
+                return func(fd, arg)
+            except OSError as exc:
+                if exc.errno not in _RETRY_ERRNOS:
+                    raise
+            if watcher is None:
+                hub = get_hub()
+                watcher = hub.loop.io(fd, events)
+            hub.wait(watcher)
+    finally:
+        if watcher is not None:
+            watcher.close()
+
+
+_RETRY_ERRNOS = frozenset({_errno.EAGAIN, _errno.EWOULDBLOCK, _errno.EINTR})
 
 
 def read(fd: int, n: int) -> bytes:

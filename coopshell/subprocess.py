@@ -113,6 +113,22 @@ class _PipeIO(_io.RawIOBase):
         super().close()
 
 
+def _close_pipe(f: Any) -> None:
+    """``f.close()``; when another greenlet of this thread is inside ``f``
+    (the buffered object's lock is held: "reentrant call"), close the raw
+    pipe under it, which cancels that greenlet's wait on the fd."""
+    if f is None:
+        return
+    try:
+        f.close()
+    except RuntimeError:
+        raw = getattr(f, "buffer", f)
+        raw = getattr(raw, "raw", raw)
+        if not isinstance(raw, _PipeIO):
+            raise
+        raw.close()
+
+
 def _cooperative_file(f, bufsize):
     """Rebuild the stdlib's pipe file object ``f`` over a ``_PipeIO``."""
     text = None
@@ -145,10 +161,35 @@ class Popen(_std.Popen):
         self._coop_state = None
         self._exited: AsyncResult | None = None
         self._links_map: dict[Any, Any] = {}
+        # gevent's record of the reader greenlets communicate() spawned: this
+        # communicate() moves the data in the calling greenlet, so never any
+        self._communicating_greenlets = None
         for name in ("stdin", "stdout", "stderr"):
             f = getattr(self, name)
             if f is not None:
                 setattr(self, name, _cooperative_file(f, bufsize))
+
+    def __exit__(self, exc_type: Any, value: Any, traceback: Any) -> None:
+        """The stdlib's: close the pipes, then reap the child. A pipe that
+        another greenlet is parked in (``proc.stdout.read()`` in a reader
+        greenlet) is closed under it instead of raising the buffered
+        object's ``RuntimeError: reentrant call``: the parked greenlet's
+        wait ends with the closed-fd error, and the child is still reaped."""
+        _close_pipe(self.stdout)
+        _close_pipe(self.stderr)
+        try:
+            _close_pipe(self.stdin)
+        finally:
+            if exc_type is KeyboardInterrupt:
+                # as the stdlib: a short grace wait for the child, once
+                if self._sigint_wait_secs > 0:
+                    try:
+                        self._wait(timeout=self._sigint_wait_secs)
+                    except TimeoutExpired:
+                        pass
+                self._sigint_wait_secs = 0
+            else:
+                self.wait()
 
     def rawlink(self, callback: Any) -> None:
         """Call ``callback(self)`` in the hub when the child exits."""

@@ -139,3 +139,33 @@ def test_stray_switch_into_untimed_wait_is_an_error_and_leaves_no_link():
     assert isinstance(g.exception, InvalidSwitchError)
     assert "not the event" in str(g.exception)
     assert ev.linkcount() == 0
+
+
+def test_event_as_threading_event_survives_a_fork_from_a_thread():
+    """gevent's idiom ``threading.Event = Event``: threading's after-fork
+    hook resets each thread's ``_started`` event (``_at_fork_reinit``); a
+    fork from a thread must not fail there (the child's thread then runs on)."""
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent("""
+        from coopshell import monkey; monkey.patch_all()
+        import os, sys, threading
+        from coopshell.event import Event
+        threading.Event = Event
+        def worker():
+            pid = os.fork()
+            if pid:
+                _, status = os.waitpid(pid, 0)
+                print("child status", status)
+                return
+            print("child ok", threading.current_thread().is_alive())
+            sys.stdout.flush()
+            os._exit(0)
+        t = threading.Thread(target=worker)
+        t.start(); t.join()
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "_at_fork_reinit" not in proc.stderr, proc.stderr
+    assert "child ok True" in proc.stdout and "child status 0" in proc.stdout

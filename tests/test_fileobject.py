@@ -296,3 +296,24 @@ def test_green_writeall_finishes_a_write_bigger_than_the_pipe(pipe):
     assert out.writeall(data) == len(data)
     g.join(timeout=30)
     assert b"".join(got) == data
+
+
+def test_late_close_leaves_a_reused_fd_number_alone():
+    """A FileObjectPosix whose fd was closed behind its back (the test's
+    cleanup, another library) and whose number a new pipe got: closing it
+    later, as a finalizer does, must not close the new pipe's end."""
+    r, w = os.pipe()
+    stale = fo.FileObjectPosix(w, "wb")
+    os.close(w)                       # behind the FileObject's back
+    r2, w2 = os.pipe()
+    try:
+        assert w in (r2, w2)          # the lowest free number is reused at once
+        with pytest.raises(OSError) as info:
+            stale.close()
+        assert info.value.errno == errno.EBADF and "now names another file" in str(info.value)
+        assert stale.closed
+        os.write(w2, b"still open")   # the new pipe survived
+        assert os.read(r2, 100) == b"still open"
+    finally:
+        for fd in (r, r2, w2):
+            os.close(fd)

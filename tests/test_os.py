@@ -147,3 +147,32 @@ def test_the_rest_of_os_is_passed_through():
         assert getattr(cos, name) is getattr(std_os, name), name
         assert name in cos.__imports__
     assert cos.read is not std_os.read and "read" not in cos.__imports__
+
+
+def test_nb_io_retries_eintr_and_closes_its_one_watcher():
+    """gevent's nb_read/nb_write: an OSError saying EINTR (as a raw errno,
+    the way a C extension reports it) is retried like EAGAIN, waiting on a
+    single watcher that is closed when the call ends."""
+    import errno
+    r, w = os.pipe()
+    try:
+        cos.make_nonblocking(r)
+        calls = []
+
+        def interrupted_once_then_read(fd, n):
+            calls.append(fd)
+            if len(calls) == 1:
+                err = OSError()
+                err.errno = errno.EINTR
+                raise err
+            return os.read(fd, n)
+
+        g = co.spawn(cos._nb_io, interrupted_once_then_read, r, 10, 1)
+        co.spawn(os.write, w, b"late")  # the pipe is empty until this runs
+        assert g.get(timeout=10) == b"late"
+        assert calls[0] == r and len(calls) >= 2
+        with pytest.raises(ValueError):
+            cos._nb_io(lambda fd, n: (_ for _ in ()).throw(ValueError("bad")), r, 1, 1)
+    finally:
+        os.close(r)
+        os.close(w)

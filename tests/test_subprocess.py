@@ -139,3 +139,22 @@ def test_waiting_without_pidfd(monkeypatch, where):
         t.start()
         t.join(10)
     assert out and out[0][0] == 0 and out[0][1] < 2
+
+
+def test_exit_closes_a_pipe_another_greenlet_is_reading_and_reaps_the_child():
+    """Leaving ``with Popen(...)`` while a reader greenlet is parked in
+    ``proc.stdout.read()`` closes the pipe under it (no "reentrant call"
+    RuntimeError) and still reaps the child (gevent's test__subprocess)."""
+    proc = sp.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                    stdout=sp.PIPE, stderr=sp.PIPE)
+    reader = co.spawn(proc.stdout.read)
+    while reader.state in ("new", "scheduled"):
+        co.sleep(0)  # until the reader has started and parked in the empty pipe
+    assert reader.state == "running" and not reader.dead
+    proc.kill()
+    proc.__exit__(None, None, None)
+    assert proc.stdout.closed and proc.stderr.closed
+    assert proc.poll() is not None
+    reader.join(timeout=10)
+    assert reader.dead and isinstance(reader.exception, ValueError)
+    assert proc._communicating_greenlets is None

@@ -24,7 +24,10 @@ Differs from gevent:
   shell) ``patch_all()`` leaves ``threading`` (and ``queue``) alone unless
   ``thread=True`` is passed: the front end's own threads need real locks.
 - Patching from a thread other than the main thread raises
-  :class:`MonkeyPatchError`; unknown patch names raise ``TypeError``.
+  :class:`MonkeyPatchError`; a misspelt patch name raises ``TypeError``,
+  other extra keywords go to the patch events (gevent's plugin arguments).
+- Warnings are issued at once as :class:`MonkeyPatchWarning` (gevent's
+  behaviour), except in an interactive session, where the report shows them.
 
 Run a program fully patched before its own imports::
 
@@ -48,7 +51,7 @@ from .report import PatchReport, StaleReference
 from .stale import fix_references_now, stale_references
 from .state import (MonkeyPatchError, MonkeyPatchWarning, check_name, get_original,
                     is_interactive)
-from .state import saved as _saved_state
+from .state import SETTINGS_KEY, saved as _saved_state
 from .unpatching import unpatch, unpatch_all
 
 __all__ = [
@@ -82,7 +85,7 @@ def is_object_patched(mod_name: str, item_name: str) -> bool:
 
 def is_anything_patched() -> bool:
     """True if any stdlib module has patched attributes."""
-    return any(_saved_state.values())
+    return any(v for k, v in _saved_state.items() if k != SETTINGS_KEY)
 
 
 #: The saved originals, live, as gevent's ``monkey.saved``: ``{module: {name:

@@ -7,12 +7,15 @@ returns a :class:`PatchReport`. ``patch_all`` walks the table in order.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 import types
+from sys import modules as sys_modules
 import warnings
 from typing import Any, Callable, Iterable
 
+from .. import events
 from . import busy, state
 from .pinning import pin_original_classes
 from .report import DEFAULT_HINT, PatchReport
@@ -23,13 +26,19 @@ from .table import GEVENT_ONLY, GEVENT_ONLY_NOTES, NAMES, ROWS, TABLE, Row
 __all__ = [
     "patch_all", "patch_socket", "patch_dns", "patch_ssl", "patch_select", "patch_selectors",
     "patch_time", "patch_os", "patch_subprocess", "patch_signal", "patch_queue", "patch_thread",
-    "patch_sys", "patch_builtins", "patch_module", "patch_item", "SSL_WARNING",
+    "patch_sys", "patch_builtins", "patch_module", "patch_item", "SSL_WARNING", "SETTINGS_KEY",
+    "REPATCH_WARNING",
 ]
 
 SSL_WARNING = "ssl.SSLContext object(s) created before patching"
 
 # True while patch_all runs the patch_X functions (they warn only when called directly)
 _collecting = False
+# False while a repeated patch_all has nothing new to patch (gevent then sends no events)
+_events_on = True
+SETTINGS_KEY = state.SETTINGS_KEY
+REPATCH_WARNING = ("Patching more than once will result in the union of all True parameters "
+                   "being patched")
 
 
 # -- primitives ---------------------------------------------------------------------------
@@ -103,9 +112,18 @@ def _apply(row: Row, items: dict[str, list[str]] | None = None, aggressive: bool
     report = PatchReport()
     busy.check_busy(report, list(items))
     for target, names in items.items():
+        module = state.module_of(target)
+        if _events_on:
+            try:
+                events.notify_and_call_entry_points(
+                    events.GeventWillPatchModuleEvent(target, source, module, list(names)))
+            except events.DoNotPatch:
+                report.skipped[target] = "vetoed by a subscriber of gevent's will-patch-module event"
+                continue
         done = patch_module(target, source, names)
+        if _events_on:
+            events.notify_and_call_entry_points(events.GeventDidPatchModuleEvent(target, source, module))
         if aggressive and row.removals:
-            module = state.module_of(target)
             done += [f"-{n}" for n in row.removals
                      if n not in names and state.remove_item(module, n)]
         report.patched.setdefault(target, []).extend(done)
@@ -176,6 +194,8 @@ def patch_ssl() -> PatchReport:
     (``fix_references=True`` converts them)."""
     report = _apply(ROWS["ssl"])
     pin_original_classes("ssl")
+    if "SSLContext" in report.patched.get("ssl", ()):
+        _warn_ssl_imported_early(report)
     old = old_ssl_contexts()
     if old:
         held = holders(old)
@@ -183,6 +203,32 @@ def patch_ssl() -> PatchReport:
         report.warnings.append(f"{len(old)} {SSL_WARNING} still make blocking sockets{where}; "
                                f"create new contexts, or pass fix_references=True")
     return _done(report)
+
+
+def _warn_ssl_imported_early(report: PatchReport) -> None:
+    """gevent's warning when ``ssl`` was patched too late for some code: a
+    module that imported ``SSLContext`` by name, or a class that subclasses
+    the original, keeps making blocking sockets (gevent's wording for the
+    two lists, which code and tests look for)."""
+    original = state.saved["ssl"]["SSLContext"]
+    direct = sorted({name for name, module in list(sys.modules.items())
+                     if name.partition(".")[0] not in ("ssl", "coopshell")
+                     and isinstance(getattr(module, "__dict__", None), dict)
+                     and module.__dict__.get("SSLContext") is original})
+    subclasses, todo = [], list(type.__subclasses__(original))
+    while todo:
+        klass = todo.pop()
+        todo.extend(type.__subclasses__(klass))
+        home = (klass.__module__ or "").partition(".")[0]
+        if home not in ("ssl", "coopshell", "gevent"):
+            subclasses.append(f"{klass.__module__}.{klass.__qualname__}")
+    found = ([f"Modules that had direct imports (NOT patched): {direct}."] if direct else []) + (
+        [f"Subclasses (NOT patched): {sorted(subclasses)}."] if subclasses else [])
+    if found:
+        report.warnings.append(
+            "ssl was imported before patching; what took the original SSLContext keeps making "
+            "blocking sockets (patch first, or pass fix_references=True for the module "
+            "globals). " + " ".join(found))
 
 
 def patch_subprocess() -> PatchReport:
@@ -212,8 +258,11 @@ def patch_thread(threading: bool = True, _threading_local: bool = True, Event: b
     ident; threads already running keep working, and a real OS thread that
     waits on a greenlet lock blocks for real. ``logging`` swaps the (unheld)
     locks of the logging module and its handlers for greenlet locks.
-    ``Event`` and ``existing_locks`` are accepted for gevent compatibility:
-    ``threading.Event`` is built on the patched ``Condition``."""
+    ``existing_locks`` swaps the module-level locks of modules imported
+    before patching (``concurrent.futures.thread._global_shutdown_lock``)
+    for greenlet locks, when nobody holds them. ``Event`` is accepted for
+    gevent compatibility: ``threading.Event`` is built on the patched
+    ``Condition``."""
     state.check_thread()
     row = ROWS["thread"]
     source = _source(row)
@@ -230,9 +279,37 @@ def patch_thread(threading: bool = True, _threading_local: bool = True, Event: b
                                           "stays per real thread, shared by greenlets")
     if threading and "threading" in report.patched:
         _green_main_tstate_lock(source)
+    if existing_locks:
+        _swap_module_locks(report, source)
     if logging and "logging" in sys.modules:
         _swap_logging_locks(report)
     return _done(report)
+
+
+#: module-level native locks of stdlib modules that greenlets take, by module
+_MODULE_LOCKS = {"concurrent.futures.thread": ("_global_shutdown_lock",)}
+
+
+def _swap_module_locks(report: PatchReport, source: types.ModuleType) -> None:
+    """Give modules imported before patching greenlet locks in place of
+    their module-level native ones (saved for unpatching). Left as they are,
+    a greenlet that holds one (``ThreadPoolExecutor.submit``) while another
+    forks hangs the process: the module's at-fork hook blocks the one
+    thread on it."""
+    for mod_name, names in _MODULE_LOCKS.items():
+        module = sys.modules.get(mod_name)
+        if module is None:
+            continue
+        for name in names:
+            old = getattr(module, name, None)
+            if old is None or isinstance(old, source.LockType):
+                continue
+            if not old.acquire(False):
+                report.warnings.append(f"{mod_name}.{name} is held; left a native lock")
+                continue
+            old.release()
+            state.set_item(module, name, source.LockType())
+            report.patched.setdefault(mod_name, []).append(name)
 
 
 def _green_main_tstate_lock(source: types.ModuleType) -> None:
@@ -346,7 +423,7 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
               subprocess: bool = True, signal: bool = True, queue: bool | None = None,
               selectors: bool | None = None, sys: bool = False, builtins: bool = True,
               aggressive: bool = True, Event: bool = True,
-              fix_references: bool | None = None, warn: bool = False,
+              fix_references: bool | None = None, warn: bool | None = None,
               internal_prefixes: Iterable[str] = (), hint: str | None = None,
               **kwargs: Any) -> PatchReport:
     """Patch everything asked for, in the table's order, and report.
@@ -358,7 +435,13 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
     ``fix_references`` rebinds stale module globals (see
     :func:`stale_references`): True everywhere, False nowhere, None (the
     default) in stdlib modules only (``socketserver._ServerSelector``…).
-    ``warn`` also issues the report's warnings through ``warnings.warn``.
+    The report's warnings are also issued at once as ``MonkeyPatchWarning``
+    (gevent's behaviour), except in an interactive session, where the front
+    end shows the report (``warn=True``/``False`` decides explicitly). A
+    repeated call with different flags warns that their union is patched.
+    Subscribers of :mod:`coopshell.events` get gevent's patch events
+    (``DoNotPatch`` vetoes); extra keyword arguments reach them as
+    ``patch_all_kwargs``.
     ``sys=True`` (off by default, as in gevent) also runs :func:`patch_sys`;
     ``builtins`` runs :func:`patch_builtins` (nothing to replace on Python 3).
 
@@ -372,12 +455,17 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
         "os": os, "time": time, "thread": thread, "socket": socket, "dns": dns, "select": select,
         "selectors": selectors, "ssl": ssl, "subprocess": subprocess, "signal": signal,
         "queue": queue}
-    report = _start(kwargs, flags, hint)
+    report, extra = _start(kwargs, flags, hint)
+    arguments = {**flags, "sys": sys, "builtins": builtins, "aggressive": aggressive,
+                 "Event": Event}
+    fresh, repeated = _check_repatching(arguments)
     options = {"dns": dns, "aggressive": aggressive, "Event": Event}
-    global _collecting
-    _collecting = True
+    global _collecting, _events_on
+    _collecting, _events_on = True, bool(fresh)
     done: set[str] = set()
     try:
+        if fresh:
+            events.notify_and_call_entry_points(events.GeventWillPatchAllEvent(fresh, extra))
         with busy.one_scan():
             for row in TABLE:
                 if not flags[row.name] or row.covered_by in done:
@@ -390,29 +478,68 @@ def patch_all(socket: bool = True, dns: bool = True, time: bool = True, select: 
                     done.add(row.name)
         if builtins:
             report.merge(patch_builtins())
+        if fresh:
+            events.notify_and_call_entry_points(events.GeventDidPatchBuiltinModulesEvent(fresh, extra))
         if sys:  # last, as gevent: threading's shutdown must not see them half-done
             report.merge(patch_sys())
+        if fresh:
+            events.notify_and_call_entry_points(events.GeventDidPatchAllEvent(fresh, extra))
+    except events.DoNotPatch:
+        report.skipped["all"] = "vetoed by a subscriber of gevent's will-patch-all event"
     finally:
-        _collecting = False
+        _collecting, _events_on = False, True
     _finish(report, fix_references, tuple(internal_prefixes))
-    if warn:
+    if repeated:
+        report.warnings.insert(0, REPATCH_WARNING)
+    if warn or (warn is None and not report.interactive):
         for w in report.warnings:
             warnings.warn(w, MonkeyPatchWarning, stacklevel=2)
     return report
 
 
-def _start(kwargs: dict[str, Any], flags: dict[str, bool | None], hint: str | None) -> PatchReport:
-    """Check the arguments, resolve the defaults, record gevent-only flags."""
+def _check_repatching(arguments: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """gevent's bookkeeping of repeated ``patch_all`` calls, kept where gevent
+    keeps it (``monkey.saved[SETTINGS_KEY]``): the flags that turn on for the
+    first time (what the events announce), and whether the flags differ from
+    the last call (gevent warns that the union of them is patched)."""
+    package = sys_modules.get(__package__ or "coopshell.monkey")
+    store = getattr(package, "saved", state.saved)
+    current = store.setdefault(SETTINGS_KEY, {})
+    repeated = bool(current) and current != arguments
+    fresh = {}
+    for k, v in arguments.items():
+        if k not in current:
+            fresh[k] = current[k] = v
+        elif v and not current[k]:
+            fresh[k] = current[k] = True
+    return fresh, repeated
+
+
+_KNOWN = (*NAMES, "sys", "builtins", "aggressive", "Event", "fix_references", "warn",
+          "internal_prefixes", "hint", *GEVENT_ONLY)
+
+
+def _start(kwargs: dict[str, Any], flags: dict[str, bool | None],
+           hint: str | None) -> tuple[PatchReport, dict[str, Any]]:
+    """Check the arguments, resolve the defaults, record gevent-only flags.
+
+    Other keyword arguments are gevent's plugin arguments: passed on to the
+    patch events as ``patch_all_kwargs`` and noted in the report. One that
+    looks like a misspelt patch name (``sokcet``) is a TypeError."""
     gevent_only = {k: kwargs.pop(k) for k in list(kwargs) if k in GEVENT_ONLY}
-    if kwargs:
-        raise TypeError(f"patch_all() got unknown patch name(s) {', '.join(map(repr, sorted(kwargs)))}; "
-                        f"known: {', '.join(NAMES)}, aggressive, Event, fix_references, warn, "
-                        f"internal_prefixes, hint (gevent's {', '.join(GEVENT_ONLY)} are accepted "
-                        f"and reported)")
+    typos = {k: difflib.get_close_matches(k, _KNOWN, n=1, cutoff=0.8) for k in kwargs}
+    typos = {k: m[0] for k, m in typos.items() if m}
+    if typos:
+        raise TypeError(f"patch_all() got unknown patch name(s) "
+                        f"{', '.join(f'{k!r} (did you mean {m!r}?)' for k, m in sorted(typos.items()))}; "
+                        f"known: {', '.join(_KNOWN)}")
     if hint is not None and not isinstance(hint, str):
         raise TypeError(f"hint must be a str (advice on stale references), got {hint!r}")
     state.check_thread()
     report = PatchReport(interactive=state.is_interactive(), hint=hint or DEFAULT_HINT)
+    if kwargs:
+        report.notes.append(f"extra argument(s) {', '.join(map(repr, sorted(kwargs)))} are not "
+                            f"patch names: passed to event subscribers as patch_all_kwargs")
     for k, v in gevent_only.items():
         if v:
             report.skipped[k] = GEVENT_ONLY[k]
@@ -427,7 +554,7 @@ def _start(kwargs: dict[str, Any], flags: dict[str, bool | None], hint: str | No
             if not flags[row.name] and row.follows in report.skipped:
                 report.skipped[row.name] = (f"follows {row.follows} (pass {row.name}=True to "
                                             f"patch it anyway)")
-    return report
+    return report, dict(kwargs)
 
 
 def _finish(report: PatchReport, fix_references: bool | None, internal: tuple[str, ...]) -> None:

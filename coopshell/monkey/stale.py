@@ -76,6 +76,8 @@ def _originals() -> dict[int, tuple[Any, str, Any]]:
     """id(original) -> (original, label, current replacement)."""
     found: dict[int, tuple[Any, str, Any]] = {}
     for mod_name, items in state.saved.items():
+        if mod_name == state.SETTINGS_KEY:
+            continue
         module = sys.modules.get(mod_name)
         for attr, original in items.items():
             if original is state.MISSING or original is None or isinstance(original, (int, str, bytes)):

@@ -16,7 +16,7 @@ import types
 from typing import Any, Callable, Sequence
 
 __all__ = [
-    "MonkeyPatchError", "MonkeyPatchWarning", "MISSING", "SavedOriginals", "saved", "fixed",
+    "MonkeyPatchError", "MonkeyPatchWarning", "MISSING", "SavedOriginals", "SETTINGS_KEY", "saved", "fixed",
     "undo_hooks", "preload_skipped", "set_item", "remove_item", "get_original", "check_thread", "check_name",
     "module_of", "is_interactive",
 ]
@@ -54,7 +54,12 @@ class SavedOriginals(dict):
     the modules that hold nothing (coopshell's older ``saved()``)."""
 
     def __call__(self) -> dict[str, dict[str, Any]]:
-        return {mod: dict(items) for mod, items in self.items() if items}
+        return {mod: dict(items) for mod, items in self.items() if items and mod != SETTINGS_KEY}
+
+
+#: gevent's key in ``monkey.saved`` for the flags of the patch_all calls so far
+#: (not a module: every walk over the saved originals skips it)
+SETTINGS_KEY = "_gevent_saved_patch_all_module_settings"
 
 
 #: what patching replaced, for unpatching and get_original

@@ -56,8 +56,11 @@ def unpatch(*names: str) -> list[str]:
 
 
 def unpatch_all() -> list[str]:
-    """Restore every patched module; returns the modules restored."""
-    return unpatch(*list(state.saved))
+    """Restore every patched module; returns the modules restored. The
+    record of earlier ``patch_all`` flags goes too (patching again is new)."""
+    restored = unpatch(*[m for m in state.saved if m != state.SETTINGS_KEY])
+    state.saved.pop(state.SETTINGS_KEY, None)
+    return restored
 
 
 def _detach_greenlet_threads() -> None:
