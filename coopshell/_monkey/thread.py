@@ -345,7 +345,10 @@ def _set_sentinel() -> LockType:
 
 def is_greenlet_thread(thread: _std_threading.Thread) -> bool:
     """True for a ``threading.Thread`` that the patched ``_thread`` started
-    as a greenlet (and that must finish as one)."""
+    as a greenlet (and that must finish as one). Never the main thread: its
+    ``_tstate_lock`` is a greenlet lock only while threading is patched."""
+    if thread is _std_threading.main_thread():
+        return False
     return (isinstance(getattr(thread, "_tstate_lock", None), LockType)
             or isinstance(getattr(thread, "_handle", None), ThreadHandle))
 
