@@ -77,10 +77,6 @@ print("end of main", flush=True)
 """
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 13), reason=(
-    "3.13 joins through the main thread's ThreadHandle, which refuses a greenlet thread with "
-    "'RuntimeError: Cannot join current thread' (a clear error, not a deadlock); the greenlet "
-    "tstate lock that makes this join wait exists on 3.10-3.12 only"))
 def test_greenlet_thread_joining_the_main_thread_ends_at_exit():
     # The main thread's tstate lock was a real lock: the greenlet joining it
     # blocked the main OS thread for real, and the interpreter never exited.
@@ -88,6 +84,28 @@ def test_greenlet_thread_joining_the_main_thread_ends_at_exit():
     p = subprocess.run([sys.executable, "-c", JOIN_MAIN], capture_output=True, text=True,
                        timeout=60, env=env)
     assert (p.returncode, p.stdout) == (0, "end of main\nend of thread\n"), p.stderr
+
+
+def test_failed_try_acquire_lets_the_holder_run():
+    # A spin loop on acquire(False) used to starve every other greenlet: the
+    # holder never ran to release the lock (gevent issue 1464).
+    lock = cthread.allocate_lock()
+    lock.acquire()
+    tries = []
+
+    def spinner():
+        for _ in range(100_000):  # bounded: without the fix it starves, then says so
+            if lock.acquire(False):
+                lock.release()
+                return "got it"
+            tries.append(1)
+        return "starved"
+
+    g = coopshell.spawn(spinner)
+    releaser = coopshell.spawn(lambda: (coopshell.sleep(0), lock.release()))
+    assert g.get(timeout=10) == "got it"
+    releaser.join(timeout=10)
+    assert tries and releaser.dead
 
 
 def test_start_new_thread_args_default_to_empty_as_in_gevent():

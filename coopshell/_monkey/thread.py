@@ -25,6 +25,7 @@ from greenlet import getcurrent as _getcurrent
 
 from .._core.exceptions import BlockingSwitchOutError
 from .._core.hub import BLOCKING_MESSAGE, get_hub_if_exists
+from .._core.hub import sleep as _hub_sleep
 from .._core.waiter import Linkable
 from ..greenlet import Greenlet
 
@@ -80,6 +81,7 @@ class LockType(Linkable):
         if not blocking:
             if timeout != -1:
                 raise ValueError("can't specify a timeout for a non-blocking call")
+            self._yield_after_failed_try()
             return False
         if timeout != -1 and timeout < 0:
             raise ValueError("timeout value must be a non-negative number")
@@ -99,6 +101,15 @@ class LockType(Linkable):
             self._wait(remaining)
             if self._block.acquire(False):
                 return True
+
+    @staticmethod
+    def _yield_after_failed_try() -> None:
+        """A failed ``acquire(False)`` in a greenlet lets the others run once
+        (as gevent does): a spin loop ``while not lock.acquire(False)`` would
+        otherwise keep the holder from ever running to release it."""
+        hub = get_hub_if_exists()
+        if hub is not None and _getcurrent() is not hub:  # never switch the hub out of itself
+            _hub_sleep(0)
 
     def release(self) -> None:
         try:
