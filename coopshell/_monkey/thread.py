@@ -17,6 +17,7 @@ Differs from ``_thread``:
 from __future__ import annotations
 
 import _thread as _std_thread
+import sys as _sys
 import threading as _std_threading
 import time as _time
 from typing import Any, Callable
@@ -107,6 +108,10 @@ class LockType(Linkable):
         """A failed ``acquire(False)`` in a greenlet lets the others run once
         (as gevent does): a spin loop ``while not lock.acquire(False)`` would
         otherwise keep the holder from ever running to release it."""
+        # threading's own non-blocking probes (is_alive's tstate-lock check,
+        # shutdown's bookkeeping) ask about state: they must not switch.
+        if _sys._getframe(2).f_globals.get("__name__") == "threading":
+            return
         hub = get_hub_if_exists()
         if hub is not None and _getcurrent() is not hub:  # never switch the hub out of itself
             _hub_sleep(0)
