@@ -76,8 +76,9 @@ def test_joinall_reports_progress_and_timeout(tracking):
     slow = co.spawn(co.sleep, 10)
     t0 = time.monotonic()
     out = run_magic("%joinall 0.2")
-    assert 0.15 < time.monotonic() - t0 < 1.5
+    assert time.monotonic() - t0 >= 0.15   # it waited its timeout (no upper bound: a loaded machine)
     assert out.startswith("joinall: 0/1 done") and "1 still running after 0.2s" in out
+    assert not slow.dead                   # it gave up on the greenlet, not the other way round
     slow.kill()
     assert run_magic("%joinall") == "no live greenlets"
 
