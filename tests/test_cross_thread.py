@@ -18,6 +18,7 @@ from coopshell._core.exceptions import InvalidThreadUseError
 from coopshell.event import AsyncResult, Event
 from coopshell.lock import Semaphore
 from coopshell.queue import Queue
+from helpers import event_bound_to_another_thread
 
 GUARD = 60.0
 
@@ -73,26 +74,6 @@ def test_queue_put_from_a_thread_wakes_get_promptly():
 
 
 def test_waiting_from_another_threads_hub_is_a_clear_error():
-    ev = Event()
-    ready, release = threading.Event(), threading.Event()
-    errors = []
-
-    def owner():
-        g = co.spawn(ev.wait, 30)   # binds ev to this thread's hub
-        co.sleep(0)
-        ready.set()
-        while not release.is_set():
-            co.sleep(0.005)
-        ev.set()
-        g.join()
-
-    t = threading.Thread(target=owner)
-    t.start()
-    assert ready.wait(GUARD)
-    try:
+    with event_bound_to_another_thread(GUARD) as ev:
         with pytest.raises(InvalidThreadUseError, match="waiting works only in the thread of its hub"):
             ev.wait(1)
-    finally:
-        release.set()
-        t.join(GUARD)
-    assert not errors and not t.is_alive()

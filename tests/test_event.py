@@ -101,31 +101,12 @@ def test_async_result_as_link():
 def test_untimed_wait_from_another_thread_is_a_clear_error():
     # Event.wait() without a timeout waits inline (not through Linkable._wait):
     # the same error as a timed wait, and no registration left behind.
-    import threading
     from coopshell._core.exceptions import InvalidThreadUseError
-    ev = Event()
-    ready, release = threading.Event(), threading.Event()
-
-    def owner():
-        g = co.spawn(ev.wait, 30)   # binds ev to this thread's hub
-        co.sleep(0)
-        ready.set()
-        while not release.is_set():
-            co.sleep(0.005)
-        ev.set()
-        g.join()
-
-    t = threading.Thread(target=owner)
-    t.start()
-    assert ready.wait(60)
-    try:
+    from helpers import event_bound_to_another_thread
+    with event_bound_to_another_thread() as ev:
         with pytest.raises(InvalidThreadUseError, match="waiting works only in the thread of its hub"):
             ev.wait()
         assert ev.linkcount() == 1   # the owner's waiter only
-    finally:
-        release.set()
-        t.join(60)
-    assert not t.is_alive()
 
 
 def test_stray_switch_into_untimed_wait_is_an_error_and_leaves_no_link():
