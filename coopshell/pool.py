@@ -367,6 +367,12 @@ class IMapUnordered:
         self._finished = False
         self._feeder = Greenlet.spawn(self._feed)
 
+    @property
+    def queue(self) -> SimpleQueue:
+        """The queue of finished calls not yet taken by the iteration (gevent's
+        name; with ``maxsize`` it holds at most that many results)."""
+        return self._messages
+
     def _feed(self) -> None:
         index = 0
         try:

@@ -264,3 +264,19 @@ def test_apply_from_inside_member_runs_inline():
     p = Pool(1)
     # the only slot is taken by the caller: spawning would deadlock
     assert p.spawn(lambda: p.apply(lambda: 5) + p.map(abs, [-1])[0]).get(timeout=1) == 6
+
+
+def test_bounded_imap_exposes_its_result_queue_and_keeps_it_short():
+    # gevent's IMapUnordered.queue: with maxsize=1 a slow reader never finds
+    # more than one result (and the end marker) waiting in it.
+    from coopshell.pool import Pool
+    pool = Pool(10)
+    for meth in (pool.imap_unordered, pool.imap):
+        mapping = meth(lambda i: i, range(20), maxsize=1)
+        seen, longest = [], 0
+        for item in mapping:
+            seen.append(item)
+            co.sleep(0.001)
+            longest = max(longest, len(mapping.queue))
+        assert sorted(seen) == list(range(20))
+        assert longest <= 2
