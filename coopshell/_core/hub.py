@@ -14,6 +14,7 @@ left that could wake it, the parent gets ``LoopExit`` naming what it waited on.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
@@ -51,6 +52,7 @@ _ThreadLocal = threading.local   # the original, even if threading is patched la
 _tls = _ThreadLocal()
 _get_ident = threading.get_ident  # the real one: patch_thread makes it per-greenlet
 _main_ident = threading.main_thread().ident
+_hub_idents = itertools.count(1)
 _enumerate_threads = threading.enumerate   # the original (LoopExit messages)
 
 
@@ -88,6 +90,15 @@ class Hub(greenlet):  # type: ignore[misc]  # greenlet ships no type information
         self._threadpool: Any = None
         if self.thread_ident == _main_ident:
             sigint.install(self)
+
+    @property
+    def minimal_ident(self) -> int:
+        """A small number unique among this process's hubs (gevent's hubs
+        have one, as greenlets do)."""
+        i: int | None = self.__dict__.get("_minimal_ident")
+        if i is None:
+            i = self.__dict__["_minimal_ident"] = next(_hub_idents)
+        return i
 
     # -- the default thread pool -------------------------------------------------
 

@@ -435,3 +435,16 @@ def test_a_destroyed_hub_of_an_ended_thread_is_collected():
 def test_periodic_monitoring_thread_is_none_as_none_runs():
     # gevent code checks `if hub.periodic_monitoring_thread:` before using one.
     assert Hub.periodic_monitoring_thread is None and co.get_hub().periodic_monitoring_thread is None
+
+
+def test_hubs_have_a_minimal_ident_like_greenlets():
+    import threading
+    import coopshell as co
+    hub = co.get_hub()
+    first = hub.minimal_ident
+    assert isinstance(first, int) and first >= 0 and hub.minimal_ident == first
+    other = []
+    t = threading.Thread(target=lambda: other.append(co.get_hub().minimal_ident))
+    t.start()
+    t.join()
+    assert other and other[0] != first
