@@ -87,6 +87,15 @@ def _check_maxsize(maxsize: Any, warn_depth: int) -> int | None:
     return size
 
 
+def _storage_ops(items: Any, peek_index: int) -> tuple[Callable[[Any], None], Callable[[], Any]]:
+    """Append and take for a ``queue`` a subclass's ``_init`` put in place."""
+    if peek_index == 0 and hasattr(items, "popleft"):
+        return items.append, items.popleft
+    if peek_index == 0:
+        return items.append, partial(items.pop, 0)
+    return items.append, items.pop
+
+
 class SimpleQueue(_IterateByGet):
     """A FIFO queue of items for greenlets, optionally bounded by ``maxsize``.
 
@@ -101,10 +110,14 @@ class SimpleQueue(_IterateByGet):
 
     __slots__ = ("queue", "_maxsize", "_limit", "getters", "putters", "hub", "_unlock_pending",
                  "is_shutdown", "unfinished_tasks", "_all_done", "_put_item", "_get_item",
-                 "_unlock_cb", "_unlock_ident", "__weakref__")
+                 "_store_put", "_store_get", "_unlock_cb", "_unlock_ident", "__weakref__")
 
     #: Index of the next item for ``peek`` (-1 for LIFO).
     _peek_index = 0
+    _put_item: Callable[[Any], None]     # the hot paths' storage ops (maybe a subclass's _put)
+    _get_item: Callable[[], Any]
+    _store_put: Callable[[Any], None]    # the storage ops themselves
+    _store_get: Callable[[], Any]
 
     __class_getitem__: ClassVar[Any] = classmethod(types.GenericAlias)
 
@@ -125,12 +138,32 @@ class SimpleQueue(_IterateByGet):
         self._unlock_cb: Any = None
         self._unlock_ident: int | None = None   # the thread of the hub _unlock_cb schedules in
         self._init(items)
+        # The stdlib's bottleneck methods: a subclass that overrides _put or
+        # _get gets them called; the base classes keep the bound storage ops.
+        cls = type(self)
+        try:
+            self._store_put, self._store_get = self._put_item, self._get_item
+        except AttributeError:  # a subclass's _init set only .queue, stdlib style
+            self._store_put, self._store_get = self._put_item, self._get_item = \
+                _storage_ops(self.queue, self._peek_index)
+        if cls._put is not SimpleQueue._put:
+            self._put_item = self._put
+        if cls._get is not SimpleQueue._get:
+            self._get_item = self._get
 
     def _init(self, items: Iterable[Any]) -> None:
         q: deque[Any] = deque(items)
         self.queue: MutableSequence[Any] = q
-        self._put_item: Callable[[Any], None] = q.append
-        self._get_item: Callable[[], Any] = q.popleft
+        self._put_item = q.append
+        self._get_item = q.popleft
+
+    def _put(self, item: Any) -> None:
+        """Store ``item`` (the stdlib's bottleneck method; override to observe)."""
+        self._store_put(item)
+
+    def _get(self) -> Any:
+        """Take the next item out of storage (the stdlib's bottleneck method)."""
+        return self._store_get()
 
     # -- size --------------------------------------------------------------------
 

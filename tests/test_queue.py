@@ -568,3 +568,40 @@ def test_a_timeout_object_as_timeout_is_started_raised_and_cancelled(make):
     else:
         assert q.get(timeout=t) == "fill"
     assert not t.pending
+
+
+@pytest.mark.parametrize("cls", [SimpleQueue, Queue, LifoQueue, PriorityQueue])
+def test_a_subclass_overriding_the_bottleneck_methods_sees_every_put_and_get(cls):
+    # The stdlib's (and gevent's) _put/_get hooks: a subclass that overrides
+    # them is called for each item, and super() stores it.
+    class Counting(cls):
+        puts = gets = 0
+
+        def _put(self, item):
+            self.puts += 1
+            super()._put(item)
+
+        def _get(self):
+            self.gets += 1
+            return super()._get()
+
+    q = Counting()
+    q.put(1)
+    q.put(2)
+    assert sorted([q.get(), q.get()]) == [1, 2]
+    assert (q.puts, q.gets) == (2, 2)
+
+
+def test_a_subclass_init_that_sets_only_queue_still_works():
+    # gevent 2136: a stdlib-style _init that assigns self.queue itself.
+    mine = []
+
+    class Q(Queue):
+        def _init(self, _items):
+            self.queue = mine
+
+    q = Q()
+    assert q.queue is mine
+    q.put(1)
+    q.put(2)
+    assert mine == [1, 2] and q.get() == 1 and q.get() == 2
