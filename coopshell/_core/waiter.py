@@ -278,3 +278,14 @@ class Waiter:
     def __repr__(self) -> str:
         state = "waiting" if self.greenlet is not None else ("ready" if self.ready() else "empty")
         return f"<Waiter at {id(self):#x} {state}>"
+
+    def __str__(self) -> str:
+        # gevent's str(): who waits (the task a worker runs), and what it holds.
+        name = type(self).__name__
+        who = self.greenlet
+        who = getattr(who, "task", None) or who
+        if self._exception is _NONE:
+            return f"<{name} greenlet={who}>"
+        if self._exception is None:
+            return f"<{name} greenlet={who} value={self.value!r}>"
+        return f"<{name} greenlet={who} exc_info={self.exc_info!r}>"
