@@ -10,7 +10,7 @@ from typing import Any
 
 from greenlet import getcurrent as _getcurrent
 
-from ._core.waiter import Linkable, check_timeout, discard
+from ._core.waiter import Linkable, _get_ident, check_timeout, discard
 from .timeout import Timeout
 
 __all__ = ["Event", "AsyncResult"]
@@ -52,6 +52,8 @@ class Event(Linkable):
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the flag is set; return it (False if ``timeout`` passed)."""
         if self._flag:
+            if self._notify_pending:
+                self._wait_for_notified()
             return True
         if timeout is not None:
             check_timeout(timeout)
@@ -74,6 +76,24 @@ class Event(Linkable):
                         return True
                     return self._woken_by(result, cur, switch) or self._flag
         return self._wait(timeout) or self._flag
+
+    def _wait_for_notified(self) -> None:
+        """A wait on a set Event whose waiters are still to be woken runs after
+        them, in the same pass (gevent 1520), not before them."""
+        hub = self.hub
+        cur = _getcurrent()
+        if hub is None or cur is hub or hub.thread_ident != _get_ident():
+            return
+        switch = cur.switch
+        links = self._links
+        links.append(switch)
+        try:
+            result = hub.switch()
+        except BaseException:
+            discard(links, switch)
+            raise
+        if result is not self:
+            self._woken_by(result, cur, switch)
 
     def _at_fork_reinit(self) -> None:
         """``threading``'s after-fork hook, when ``threading.Event`` is this

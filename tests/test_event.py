@@ -150,3 +150,23 @@ def test_event_as_threading_event_survives_a_fork_from_a_thread():
     assert proc.returncode == 0, proc.stderr
     assert "_at_fork_reinit" not in proc.stderr, proc.stderr
     assert "child ok True" in proc.stdout and "child status 0" in proc.stdout
+
+
+def test_waiting_on_a_set_event_still_notifying_runs_after_its_waiters():
+    # gevent 1520: a wait() on a set Event whose waiters have not been woken
+    # yet runs after them, in the same pass.
+    ev = Event()
+    results = []
+
+    def wait_then_append(arg):
+        ev.wait()
+        results.append(arg)
+
+    co.spawn(wait_then_append, 1)
+    co.spawn(wait_then_append, 2)
+    co.sleep(0)
+    assert ev.linkcount() == 2
+    ev.set()
+    wait_then_append(3)
+    assert results == [1, 2, 3]
+    assert ev.wait() is True and ev.wait(0) is True   # nothing pending: no switch
